@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['*/test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'firmware/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Tests start servers and boards: failures must not leave them running.
+    teardownTimeout: 20_000,
+  },
+});
