@@ -13,7 +13,11 @@ const telemetry = JSON.stringify({
 const batch = JSON.stringify({
   type: 'telemetry_batch',
   seq: 9,
-  samples: Array.from({ length: 64 }, (_, i) => ({ seq: i, ts: 1767225600000 + i, metrics: { uptime_s: i, rssi: -60 } })),
+  samples: Array.from({ length: 64 }, (_, i) => ({
+    seq: i,
+    ts: 1767225600000 + i,
+    metrics: { uptime_s: i, rssi: -60 },
+  })),
 });
 
 function rate(fn: () => void, ms = 1500): number {

@@ -533,6 +533,25 @@ write('serial-stream.json', {
       ],
     ),
     streamCase(
+      'text line of exactly 1024 bytes is whole',
+      [`${longText.slice(0, 1024)}\n`, 'next\n'],
+      [
+        { kind: 'log', text: longText.slice(0, 1024) },
+        { kind: 'log', text: 'next' },
+      ],
+    ),
+    streamCase('text line of 1024 bytes before CRLF keeps 1023', [`${longText.slice(0, 1023)}\r\n`], [
+      { kind: 'log', text: longText.slice(0, 1023) },
+    ]),
+    streamCase(
+      'text line of 1025 bytes is cut after 1024',
+      [`${longText.slice(0, 1025)}\n`],
+      [
+        { kind: 'log', text: longText.slice(0, 1024) },
+        { kind: 'log', text: 'x' },
+      ],
+    ),
+    streamCase(
       'RPC line over 512 bytes is cut and the rest dropped',
       [longRpc, 'I (8) a: after\n'],
       [

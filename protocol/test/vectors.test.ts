@@ -15,6 +15,7 @@ import {
   ImprovType,
   ProtocolError,
   RpcAssembler,
+  type RpcFrame,
   SerialDemux,
   validateMessage,
   validateValue,
@@ -110,17 +111,7 @@ describe('improv.json', () => {
   });
 });
 
-interface RpcCase {
-  name: string;
-  line: string;
-  kind: number;
-  method: number;
-  id: number;
-  status: number;
-  flags: number;
-  chunk: number;
-  data: string;
-}
+type RpcCase = Omit<RpcFrame, 'data'> & { name: string; line: string; data: string };
 interface RpcVectors {
   valid: RpcCase[];
   invalid: { name: string; line: string; error: string }[];

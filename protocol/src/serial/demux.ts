@@ -117,10 +117,11 @@ export class SerialDemux {
       this.state = State.LineStart;
       return;
     }
-    this.buf[this.len++] = b;
     if (this.len === LIMITS.serialLineBytes) {
+      // A 1025th byte that is not '\n': deliver what is held; the text goes on, not at a line start.
       out.push({ kind: 'log', text: this.buf.toString('utf8', 0, this.len) });
-      this.len = 0; // goes on as text, not at a line start
+      this.len = 0;
     }
+    this.buf[this.len++] = b;
   }
 }
