@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['*/test/**/*.test.ts'],
+    // Unit tests beside each package; cross-package end-to-end suites in test/e2e.
+    include: ['*/test/**/*.test.ts', 'test/e2e/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'firmware/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
