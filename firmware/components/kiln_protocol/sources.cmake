@@ -9,6 +9,7 @@ set(KILN_PROTOCOL_SOURCES
     src/kiln_improv.c
     src/kiln_json.c
     src/kiln_jwt.c
+    src/kiln_jwt_sign.c
     src/kiln_message.c
     src/kiln_message_schema.gen.c
     src/kiln_rpc.c

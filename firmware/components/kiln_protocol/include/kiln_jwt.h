@@ -91,6 +91,46 @@ kiln_err_t kiln_jwt_verify(const char *token, size_t token_len, const kiln_p256_
                            const kiln_jwt_check_t *check, uint8_t *work, size_t work_size,
                            kiln_jwt_claims_t *claims);
 
+/** Claims of a token to create: iss = sub = device_id, exp = iat + lifetime_sec, a random jti. */
+typedef struct {
+    const char *device_id;  /*!< a deviceId (SPEC.md §1.4), NUL-terminated */
+    const char *audience;   /*!< the gateway's audience, NUL-terminated, at most KILN_JWT_AUDIENCE_MAX bytes */
+    int64_t iat;            /*!< seconds since the epoch, 0..2^53-1 */
+    uint32_t lifetime_sec;  /*!< 1..KILN_JWT_LIFETIME_MAX_SEC */
+} kiln_jwt_params_t;
+
+#define KILN_JWT_AUDIENCE_MAX 256
+/** Longest token kiln_jwt_create() writes for a 64-byte device id and a maximal audience, NUL included. */
+#define KILN_JWT_TOKEN_MAX 768
+/** Longest public JWK kiln_jwk_public_key_format() writes, NUL included. */
+#define KILN_JWK_JSON_MAX 128
+
+/**
+ * @brief Creates and signs a device JWT (ES256, header {"alg":"ES256","typ":"JWT"}) with the
+ *        port's ECDSA; jti is 16 random bytes as base64url (22 characters).
+ *
+ * @param out  receives the compact JWS, NUL-terminated.
+ * @return
+ *   - KILN_OK
+ *   - KILN_ERR_INVALID_ARG if a pointer is NULL, the device id is not a deviceId, the audience is
+ *     too long, iat is out of range or lifetime_sec not in 1..300
+ *   - KILN_ERR_NO_MEM if @p out_size is too small, or cJSON ran out of heap
+ *   - KILN_ERR_JWK_BAD_KEY if @p private_key is not a P-256 private key
+ *   - KILN_ERR_PORT if the port (RNG, ECDSA) failed
+ */
+kiln_err_t kiln_jwt_create(const kiln_jwt_params_t *params, const uint8_t private_key[32], char *out,
+                           size_t out_size, size_t *out_len);
+
+/**
+ * @brief Writes a public key as JWK JSON {"kty":"EC","crv":"P-256","x":…,"y":…}, NUL-terminated.
+ *
+ * @return
+ *   - KILN_OK
+ *   - KILN_ERR_INVALID_ARG if a pointer is NULL
+ *   - KILN_ERR_NO_MEM if @p out_size < KILN_JWK_JSON_MAX
+ */
+kiln_err_t kiln_jwk_public_key_format(const kiln_p256_public_key_t *key, char *out, size_t out_size, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

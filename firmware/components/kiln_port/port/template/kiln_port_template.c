@@ -36,3 +36,29 @@ kiln_port_err_t kiln_port_random(void *buf, size_t len)
     (void)len;
     return KILN_PORT_ERR_FAIL; /* TODO: a CSPRNG; never a PRNG seeded from time */
 }
+
+kiln_port_err_t kiln_port_p256_generate(uint8_t private_key[KILN_PORT_P256_PRIVATE_KEY_LEN],
+                                        uint8_t public_key[KILN_PORT_P256_PUBLIC_KEY_LEN])
+{
+    (void)private_key;
+    (void)public_key;
+    return KILN_PORT_ERR_FAIL; /* TODO: a fresh P-256 key pair from the hardware RNG */
+}
+
+kiln_port_err_t kiln_port_p256_public_key(const uint8_t private_key[KILN_PORT_P256_PRIVATE_KEY_LEN],
+                                          uint8_t public_key[KILN_PORT_P256_PUBLIC_KEY_LEN])
+{
+    (void)private_key;
+    (void)public_key;
+    return KILN_PORT_ERR_FAIL; /* TODO: d·G; BAD_KEY for d outside [1, n-1] */
+}
+
+kiln_port_err_t kiln_port_p256_sign(const uint8_t private_key[KILN_PORT_P256_PRIVATE_KEY_LEN],
+                                    const uint8_t digest[KILN_PORT_SHA256_LEN],
+                                    uint8_t signature[KILN_PORT_P256_SIGNATURE_LEN])
+{
+    (void)private_key;
+    (void)digest;
+    (void)signature;
+    return KILN_PORT_ERR_FAIL; /* TODO: ECDSA r || s over the digest */
+}

@@ -1,0 +1,133 @@
+/* kiln_client: what the device sends validates as kiln.v1 (from = device), and what
+ * the gateway may send (protocol/vectors/messages.json) reads back, field for field. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln_client.h"
+#include "kiln_test_support.h"
+
+static void assert_device_message(const char *text, size_t len, const char *type)
+{
+    kiln_message_result_t r;
+    kiln_err_t err = kiln_message_validate(text, len, KILN_SENDER_DEVICE, &r, NULL);
+    if (err != KILN_OK) fail_msg("%s: %s at \"%s\": %s", type, kiln_err_name(err), r.path, text);
+    assert_string_equal(r.type, type);
+}
+
+static bool read_v(void *ctx, double *v)
+{
+    *v = *(double *)ctx;
+    return true;
+}
+
+static void test_encoded_messages_are_valid(void **state)
+{
+    (void)state;
+    char out[4096];
+    size_t len = 0;
+    kiln_hello_t h = {"dev-1", "0123abcd0123abcd", "kiln-firmware", "1.2.3", "esp32s3", "24:0a:c4:00:11:22"};
+    assert_int_equal(kiln_client_encode_hello(7, &h, out, sizeof(out), &len), KILN_OK);
+    assert_device_message(out, len, "hello");
+    assert_int_equal(kiln_client_encode_hello(7, &h, out, 40, &len), KILN_ERR_NO_MEM);
+
+    static kiln_telemetry_t t;
+    kiln_telemetry_init(&t, 8);
+    double a = 21.5, b = -3e10;
+    kiln_telemetry_add_source(&t, "temp_c", read_v, &a);
+    kiln_telemetry_add_source(&t, "big.value", read_v, &b);
+    uint32_t seq = 100;
+    kiln_sample_t *s[3];
+    for (int i = 0; i < 3; i++) s[i] = kiln_telemetry_take(&t, 1000u * (uint64_t)i, &seq);
+    int64_t wall_offset = INT64_C(1714000000000);
+    assert_int_equal(kiln_client_encode_samples(0, &t, s, 1, wall_offset, out, sizeof(out), &len), KILN_OK);
+    assert_device_message(out, len, "telemetry");
+    assert_non_null(strstr(out, "\"seq\":100"));
+    assert_non_null(strstr(out, "\"ts\":1714000000000"));
+    assert_int_equal(kiln_client_encode_samples(seq, &t, s, 3, wall_offset, out, sizeof(out), &len), KILN_OK);
+    assert_device_message(out, len, "telemetry_batch");
+    assert_non_null(strstr(out, "\"seq\":102,\"ts\":1714000002000"));
+    assert_int_equal(kiln_client_encode_samples(seq, &t, s, 3, wall_offset, out, 100, &len), KILN_ERR_NO_MEM);
+    assert_int_equal(kiln_client_encode_samples(seq, &t, s, 0, wall_offset, out, sizeof(out), &len),
+                     KILN_ERR_INVALID_ARG);
+
+    assert_int_equal(kiln_client_encode_heartbeat(9, 123456, out, sizeof(out), &len), KILN_OK);
+    assert_device_message(out, len, "heartbeat");
+
+    cJSON *result = cJSON_CreateObject();
+    cJSON_AddNumberToObject(result, "x", 1);
+    assert_int_equal(kiln_client_encode_command_result(10, "c-1", "ok", result, NULL, out, sizeof(out), &len),
+                     KILN_OK);
+    assert_device_message(out, len, "command_result");
+    cJSON_Delete(result);
+    char long_error[300];
+    memset(long_error, 'e', sizeof(long_error) - 1);
+    long_error[sizeof(long_error) - 1] = '\0';
+    assert_int_equal(kiln_client_encode_command_result(11, "c-2", "error", NULL, long_error, out, sizeof(out), &len),
+                     KILN_OK);
+    assert_device_message(out, len, "command_result"); /* cut to 128 bytes */
+    assert_int_equal(kiln_client_encode_error(12, "BAD_MESSAGE", "INVALID_JSON at ", true, 3, out, sizeof(out), &len),
+                     KILN_OK);
+    assert_device_message(out, len, "error");
+}
+
+static void test_gateway_vectors_parse(void **state)
+{
+    (void)state;
+    cJSON *root = kt_load_vectors(KILN_VECTOR_FILE);
+    const cJSON *c;
+    int gateway = 0;
+    cJSON_ArrayForEach(c, kt_array(root, "valid"))
+    {
+        const cJSON *m = kt_member(c, "message");
+        const char *type = kt_string(m, "type");
+        char *text = cJSON_PrintUnformatted(m);
+        kiln_incoming_t in;
+        cJSON *tree = NULL;
+        kiln_message_result_t r;
+        kiln_err_t err = kiln_client_parse(text, strlen(text), &in, &tree, &r);
+        bool from_gateway = strcmp(type, "welcome") == 0 || strcmp(type, "ack") == 0 || strcmp(type, "command") == 0 ||
+                            strcmp(type, "config") == 0 || strcmp(type, "heartbeat") == 0 ||
+                            strcmp(type, "error") == 0;
+        if (!from_gateway) {
+            assert_int_equal(err, KILN_ERR_MSG_UNEXPECTED_TYPE); /* a device message is refused */
+        } else {
+            if (err != KILN_OK) fail_msg("%s: %s at %s", kt_string(c, "name"), kiln_err_name(err), r.path);
+            gateway++;
+            assert_int_equal(in.seq, (uint32_t)kt_number(m, "seq"));
+            if (in.kind == KILN_IN_WELCOME) {
+                assert_int_equal(in.u.welcome.max_batch, (uint32_t)kt_number(m, "maxBatch"));
+            } else if (in.kind == KILN_IN_COMMAND) {
+                assert_string_equal(in.u.command.id, kt_string(m, "id"));
+                assert_string_equal(in.u.command.name, kt_string(m, "name"));
+            } else if (in.kind == KILN_IN_ACK) {
+                assert_int_equal(cJSON_GetArraySize(in.u.ack.acked), cJSON_GetArraySize(kt_member(m, "acked")));
+            }
+        }
+        cJSON_Delete(tree);
+        free(text);
+    }
+    assert_true(gateway > 0);
+    cJSON_ArrayForEach(c, kt_array(root, "invalid"))
+    {
+        const cJSON *from = cJSON_GetObjectItemCaseSensitive(c, "from");
+        if (cJSON_IsString(from) && strcmp(from->valuestring, "device") == 0) {
+            continue; /* invalid from a device may be valid from the gateway */
+        }
+        const char *text = kt_string(c, "text");
+        kiln_incoming_t in;
+        cJSON *tree = NULL;
+        kiln_message_result_t r;
+        assert_int_not_equal(kiln_client_parse(text, strlen(text), &in, &tree, &r), KILN_OK);
+        assert_null(tree);
+    }
+    cJSON_Delete(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encoded_messages_are_valid),
+        cmocka_unit_test(test_gateway_vectors_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,378 @@
+/* kiln_device: the state machine, the kiln.v1 session and the serial server, driven
+ * through the fake port (kiln_fake_port.c) step by step. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln_device.h"
+#include "kiln_fake_port.h"
+#include "kiln_improv.h"
+#include "kiln_rpc.h"
+#include "kiln_serial_demux.h"
+#include "kiln_test_support.h"
+
+static kiln_device_t *dev;
+
+/* --- helpers ------------------------------------------------------------------------ */
+
+static void rpc(uint8_t method, uint16_t id, const void *data, size_t len)
+{
+    kiln_rpc_frame_t m = {.kind = KILN_RPC_KIND_REQUEST, .method = method, .id = id, .data = data, .data_len = len};
+    for (size_t i = 0; i < kiln_rpc_chunk_count(len); i++) {
+        kiln_rpc_frame_t chunk;
+        uint8_t line[KILN_RPC_LINE_MAX];
+        size_t n = 0;
+        assert_int_equal(kiln_rpc_message_chunk(&m, i, &chunk), KILN_OK);
+        assert_int_equal(kiln_rpc_frame_encode(&chunk, line, sizeof(line), &n), KILN_OK);
+        kiln_device_serial_input(dev, line, n);
+    }
+}
+
+typedef struct {
+    uint16_t id;
+    int status; /* -1: not found */
+    char data[KILN_RPC_VALUE_MAX + 1];
+    size_t len;
+    int improv_errors[8];
+    int improv_states[8];
+    size_t n_errors, n_states;
+} scan_t;
+
+static void on_out(void *ctx, kiln_serial_event_kind_t kind, const uint8_t *bytes, size_t len)
+{
+    scan_t *s = ctx;
+    if (kind == KILN_SERIAL_EVENT_RPC_LINE) {
+        uint8_t payload[KILN_RPC_PAYLOAD_MAX];
+        kiln_rpc_frame_t f;
+        assert_int_equal(kiln_rpc_frame_decode(bytes, len, payload, &f), KILN_OK);
+        if (f.id == s->id) {
+            s->status = f.status;
+            memcpy(s->data + s->len, f.data, f.data_len);
+            s->len += f.data_len;
+            s->data[s->len] = '\0';
+        }
+    } else if (kind == KILN_SERIAL_EVENT_IMPROV_FRAME) {
+        kiln_improv_frame_t f;
+        assert_int_equal(kiln_improv_frame_decode(bytes, len, &f), KILN_OK);
+        if (f.type == KILN_IMPROV_TYPE_ERROR_STATE && s->n_errors < 8) s->improv_errors[s->n_errors++] = f.data[0];
+        if (f.type == KILN_IMPROV_TYPE_CURRENT_STATE && s->n_states < 8) s->improv_states[s->n_states++] = f.data[0];
+    }
+}
+
+/* Reads back what the device wrote since the last fake_clear_output(). */
+static scan_t *scan(uint16_t id)
+{
+    static scan_t s;
+    memset(&s, 0, sizeof(s));
+    s.id = id;
+    s.status = -1;
+    static kiln_serial_demux_t d;
+    kiln_serial_demux_init(&d, on_out, &s);
+    kiln_serial_demux_push(&d, g_fake.serial, g_fake.serial_len);
+    return &s;
+}
+
+static void improv(uint8_t cmd, const uint8_t *payload, size_t len)
+{
+    uint8_t data[KILN_IMPROV_DATA_MAX];
+    data[0] = cmd;
+    data[1] = (uint8_t)len;
+    memcpy(data + 2, payload, len);
+    uint8_t frame[KILN_IMPROV_FRAME_MAX + 1];
+    size_t n = 0;
+    assert_int_equal(kiln_improv_frame_encode(KILN_IMPROV_TYPE_RPC_COMMAND, data, len + 2, frame, sizeof(frame), &n),
+                     KILN_OK);
+    frame[n++] = '\n';
+    kiln_device_serial_input(dev, frame, n);
+}
+
+static void wifi_settings(const char *ssid, const char *pass)
+{
+    uint8_t p[100];
+    size_t a = strlen(ssid), b = strlen(pass);
+    p[0] = (uint8_t)a;
+    memcpy(p + 1, ssid, a);
+    p[1 + a] = (uint8_t)b;
+    memcpy(p + 2 + a, pass, b);
+    improv(KILN_IMPROV_CMD_WIFI_SETTINGS, p, a + b + 2);
+}
+
+static void event(kiln_port_event_kind_t kind, int code, const char *text)
+{
+    kiln_port_event_t e = {.kind = kind, .code = code, .text = text, .len = text != NULL ? strlen(text) : 0};
+    kiln_device_event(dev, &e);
+}
+
+static void advance(uint32_t ms)
+{
+    for (uint32_t t = 0; t < ms; t += 10) {
+        g_fake.now_ms += 10;
+        (void)kiln_device_tick(dev);
+    }
+}
+
+static const char *last_sent(void) { return g_fake.sent_count > 0 ? g_fake.sent[g_fake.sent_count - 1] : ""; }
+
+static int count_sent(const char *needle)
+{
+    int n = 0;
+    for (size_t i = 0; i < g_fake.sent_count; i++) n += strstr(g_fake.sent[i], needle) != NULL;
+    return n;
+}
+
+static void start(void)
+{
+    kiln_device_config_t cfg;
+    kiln_device_config_default(&cfg);
+    cfg.fw_name = "kiln-test";
+    cfg.fw_version = "9.9.9";
+    cfg.telemetry_interval_ms = 1000;
+    cfg.gateway_backoff = (kiln_backoff_config_t){.base_ms = 100, .cap_ms = 800, .stable_ms = 5000};
+    cfg.ring_capacity = 8;
+    dev = kiln_device_start(&cfg);
+    assert_non_null(dev);
+}
+
+/* Provisioned in storage, then Wi-Fi, time and the gateway come up. */
+static void bring_online(void)
+{
+    fake_kv_put("wifi_ssid", "lab");
+    fake_kv_put("wifi_pass", "pw");
+    fake_kv_put("gw_url", "wss://gw.example:8443/v1/device");
+    fake_kv_put("device_id", "dev-1");
+    start();
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 1, "\x00", 1);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_WIFI_CONNECTING);
+    event(KILN_PORT_EVENT_WIFI_CONNECTED, 0, NULL);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_TIME_SYNC);
+    g_fake.wall_set = true;
+    g_fake.wall_offset_ms = INT64_C(1714000000000);
+    event(KILN_PORT_EVENT_TIME_SYNCED, 0, NULL);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_GATEWAY_CONNECTING);
+    assert_int_equal(g_fake.ws_opens, 1);
+    event(KILN_PORT_EVENT_WS_OPEN, 0, NULL);
+    assert_non_null(strstr(last_sent(), "\"type\":\"hello\""));
+    event(KILN_PORT_EVENT_WS_TEXT, 0,
+          "{\"type\":\"welcome\",\"seq\":0,\"serverTime\":1,\"heartbeatSec\":5,\"telemetrySec\":1,\"maxBatch\":4}");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_ONLINE);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fake_reset();
+    return 0;
+}
+
+/* --- tests ----------------------------------------------------------------------------- */
+
+static void test_provisioning_over_improv_and_rpc(void **state)
+{
+    (void)state;
+    start();
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_UNPROVISIONED);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_NO_WIFI_CREDENTIALS);
+
+    rpc(KILN_RPC_METHOD_GET_PUBLIC_KEY, 1, NULL, 0);
+    assert_int_equal(scan(1)->status, KILN_RPC_STATUS_NO_KEY);
+    rpc(KILN_RPC_METHOD_SET_DEVICE_ID, 2, "Bad ID", 6);
+    assert_int_equal(scan(2)->status, KILN_RPC_STATUS_BAD_VALUE);
+    rpc(KILN_RPC_METHOD_SET_DEVICE_ID, 3, "dev-7", 5);
+    assert_int_equal(scan(3)->status, KILN_RPC_STATUS_OK);
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 4, "\x02", 1);
+    assert_int_equal(scan(4)->status, KILN_RPC_STATUS_BAD_VALUE);
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 5, "\x00", 1);
+    scan_t *k = scan(5);
+    assert_int_equal(k->status, KILN_RPC_STATUS_OK);
+    assert_non_null(strstr(k->data, "\"kty\":\"EC\",\"crv\":\"P-256\""));
+    char first[KILN_RPC_VALUE_MAX + 1];
+    snprintf(first, sizeof(first), "%s", k->data);
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 6, "\x00", 1); /* keep */
+    assert_string_equal(scan(6)->data, first);
+    rpc(KILN_RPC_METHOD_GET_PUBLIC_KEY, 7, NULL, 0);
+    assert_string_equal(scan(7)->data, first);
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 8, "\x01", 1); /* replace */
+    assert_string_not_equal(scan(8)->data, first);
+
+    char pem[3000] = "-----BEGIN CERTIFICATE-----\n";
+    memset(pem + strlen(pem), 'A', 2000);
+    rpc(KILN_RPC_METHOD_SET_CA_CERT, 9, pem, strlen(pem)); /* 8 chunks */
+    assert_int_equal(scan(9)->status, KILN_RPC_STATUS_OK);
+    assert_true(fake_kv_has("ca_pem"));
+    rpc(KILN_RPC_METHOD_SET_CA_CERT, 10, "not a cert", 10);
+    assert_int_equal(scan(10)->status, KILN_RPC_STATUS_BAD_VALUE);
+    rpc(KILN_RPC_METHOD_SET_GATEWAY, 11, "https://x", 9);
+    assert_int_equal(scan(11)->status, KILN_RPC_STATUS_BAD_VALUE);
+    rpc(KILN_RPC_METHOD_SET_GATEWAY, 12, "wss://gw.example/v1/device", 26);
+    assert_int_equal(scan(12)->status, KILN_RPC_STATUS_OK);
+    rpc(0x7f, 13, NULL, 0);
+    assert_int_equal(scan(13)->status, KILN_RPC_STATUS_UNKNOWN_METHOD);
+
+    /* Wrong PSK: the driver's reason, Improv "unable to connect", still unprovisioned. */
+    fake_clear_output();
+    wifi_settings("lab", "wrong");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_WIFI_CONNECTING);
+    assert_string_equal(g_fake.wifi_ssid, "lab");
+    event(KILN_PORT_EVENT_WIFI_DISCONNECTED, KILN_WIFI_REASON_4WAY_HANDSHAKE_TIMEOUT, NULL);
+    scan_t *s = scan(0);
+    assert_int_equal(s->improv_errors[s->n_errors - 1], KILN_IMPROV_ERROR_UNABLE_TO_CONNECT);
+    assert_int_equal(s->improv_states[s->n_states - 1], KILN_IMPROV_STATE_AUTHORIZED);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_UNPROVISIONED);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_WIFI_AUTH_FAILED);
+    assert_false(fake_kv_has("wifi_ssid"));
+
+    fake_clear_output();
+    wifi_settings("lab", "right");
+    event(KILN_PORT_EVENT_WIFI_CONNECTED, 0, NULL);
+    s = scan(0);
+    assert_int_equal(s->improv_states[s->n_states - 1], KILN_IMPROV_STATE_PROVISIONED);
+    assert_true(fake_kv_has("wifi_ssid"));
+    assert_int_equal(g_fake.time_sync_starts, 1);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_TIME_SYNC);
+    g_fake.wall_set = true;
+    event(KILN_PORT_EVENT_TIME_SYNCED, 0, NULL);
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_GATEWAY_CONNECTING);
+    assert_string_equal(g_fake.ws_url, "wss://gw.example/v1/device");
+    assert_string_equal(g_fake.ws_ca_key, "ca_pem");
+    assert_memory_equal(g_fake.ws_subprotocols, "kiln.v1, kiln.jwt.ey", 20);
+
+    fake_clear_output();
+    rpc(KILN_RPC_METHOD_GET_INFO, 14, NULL, 0);
+    assert_non_null(strstr(scan(14)->data, "\"deviceId\":\"dev-7\""));
+    rpc(KILN_RPC_METHOD_GET_STATUS, 15, NULL, 0);
+    assert_non_null(strstr(scan(15)->data, "\"state\":\"gateway_connecting\""));
+}
+
+static void test_telemetry_resend_after_reconnect(void **state)
+{
+    (void)state;
+    bring_online();
+    fake_clear_output();
+    advance(3000); /* three samples, each sent as it is taken */
+    assert_int_equal(count_sent("\"type\":\"telemetry\""), 3);
+    kiln_device_stats_t st;
+    kiln_device_stats(dev, &st);
+    assert_int_equal(st.queued, 3);
+    /* The gateway stores the first; the link drops before the others are acknowledged. */
+    char ack[64];
+    const char *first = strstr(g_fake.sent[0], "\"seq\":");
+    snprintf(ack, sizeof(ack), "{\"type\":\"ack\",\"seq\":1,\"acked\":[%d]}", atoi(first + 6));
+    event(KILN_PORT_EVENT_WS_TEXT, 0, ack);
+    event(KILN_PORT_EVENT_WS_CLOSED, 0, "peer vanished");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_GATEWAY_CONNECTING);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_GATEWAY_CLOSED);
+    kiln_device_stats(dev, &st);
+    assert_true(st.last_backoff_ms <= 100);
+    advance(5000); /* offline: samples pile up past the ring, reconnects fail */
+    for (int i = 0; i < 4; i++) {
+        event(KILN_PORT_EVENT_WS_CLOSED, 0, "refused");
+        kiln_device_stats(dev, &st);
+        assert_true(st.last_backoff_ms <= 800);
+        advance(900);
+    }
+    fake_clear_output();
+    event(KILN_PORT_EVENT_WS_OPEN, 0, NULL);
+    assert_non_null(strstr(g_fake.sent[0], "\"type\":\"hello\""));
+    event(KILN_PORT_EVENT_WS_TEXT, 0,
+          "{\"type\":\"welcome\",\"seq\":0,\"serverTime\":1,\"heartbeatSec\":5,\"telemetrySec\":1,\"maxBatch\":4}");
+    /* Everything unacknowledged, in order, in batches of at most 4, nothing acknowledged again. */
+    kiln_device_stats(dev, &st);
+    int resent = count_sent("\"type\":\"telemetry_batch\"");
+    assert_true(resent >= 2);
+    assert_null(strstr(g_fake.sent[1], ack + strlen("{\"type\":\"ack\",\"seq\":1,\"acked\":[")));
+    int resent_samples = 0;
+    for (size_t i = 0; i < g_fake.sent_count; i++) {
+        for (const char *p = g_fake.sent[i]; (p = strstr(p, "\"ts\":")) != NULL; p++) resent_samples++;
+    }
+    assert_int_equal(resent_samples, (int)st.queued); /* every unacknowledged sample, once */
+    assert_true(st.dropped > 0);                      /* ring of 8 overflowed while offline: counted */
+    assert_int_equal(st.reconnects, 1);
+}
+
+static void test_revoked_stops(void **state)
+{
+    (void)state;
+    bring_online();
+    int opens = g_fake.ws_opens;
+    event(KILN_PORT_EVENT_WS_CLOSED, 4003, "revoked");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_ERROR);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_REVOKED);
+    assert_true(fake_serial_contains("revoked this device (close 4003)"));
+    advance(120000);
+    assert_int_equal(g_fake.ws_opens, opens);
+    /* A reboot keeps it stopped; re-provisioning (a new key) lets it try again. */
+    start();
+    event(KILN_PORT_EVENT_WIFI_CONNECTED, 0, NULL);
+    event(KILN_PORT_EVENT_TIME_SYNCED, 0, NULL);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_REVOKED);
+    assert_int_equal(g_fake.ws_opens, opens);
+    rpc(KILN_RPC_METHOD_GENERATE_KEY, 1, "\x01", 1);
+    assert_int_equal(g_fake.ws_opens, opens + 1);
+}
+
+static void test_commands_config_and_bad_messages(void **state)
+{
+    (void)state;
+    bring_online();
+    fake_clear_output();
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":2,\"id\":\"c1\",\"name\":\"ping\"}");
+    assert_non_null(strstr(last_sent(), "\"id\":\"c1\",\"status\":\"ok\""));
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":3,\"id\":\"c2\",\"name\":\"self_destruct\"}");
+    assert_non_null(strstr(last_sent(), "\"status\":\"unsupported\""));
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":4,\"id\":\"c3\",\"name\":\"ping\",\"expiresAt\":5}");
+    assert_non_null(strstr(last_sent(), "\"status\":\"expired\""));
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"config\",\"seq\":5,\"telemetrySec\":60}");
+    size_t before = g_fake.sent_count;
+    advance(5000);
+    assert_int_equal(count_sent("\"type\":\"heartbeat\""), 1);
+    assert_int_equal(g_fake.sent_count, before + 1); /* no samples at 60 s */
+    const char *bad[] = {"", "{", "[]", "{\"type\":\"hello\",\"seq\":1}", "{\"type\":\"ack\",\"seq\":1,\"acked\":[]}",
+                         "{\"type\":\"nope\",\"seq\":1}", "\xff\xfe"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        event(KILN_PORT_EVENT_WS_TEXT, 0, bad[i]);
+        assert_non_null(strstr(last_sent(), "\"type\":\"error\",\"seq\""));
+        assert_int_equal(kiln_device_state(dev), KILN_STATE_ONLINE);
+    }
+}
+
+static void test_console_and_garbage(void **state)
+{
+    (void)state;
+    start();
+    const char *cmds = "status\nversion\nwifi\ntelemetry now\nhelp\nfrobnicate\n";
+    kiln_device_serial_input(dev, (const uint8_t *)cmds, strlen(cmds));
+    assert_true(fake_serial_contains("state=unprovisioned reason=no_wifi_credentials"));
+    assert_true(fake_serial_contains("kiln-test 9.9.9 protocol=kiln.v1"));
+    assert_true(fake_serial_contains("sampled: seq=1"));
+    assert_true(fake_serial_contains("unknown command \"frobnicate\""));
+    kiln_device_serial_input(dev, (const uint8_t *)"reboot\n", 7);
+    advance(200);
+    assert_int_equal(g_fake.restarts, 1);
+    /* Fixed-seed garbage, with RPC and Improv prefixes mixed in, never crashes it. */
+    uint32_t seed = 99;
+    uint8_t buf[700];
+    for (int round = 0; round < 300; round++) {
+        size_t n = kt_random(&seed) % sizeof(buf);
+        for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)kt_random(&seed);
+        if (n > 8 && round % 3 == 0) memcpy(buf, "IMPROV\x01\x03", 8);
+        if (n > 4 && round % 3 == 1) memcpy(buf, "\x01K1:", 4);
+        kiln_device_serial_input(dev, buf, n);
+        fake_clear_output();
+    }
+    kiln_device_serial_input(dev, (const uint8_t *)"\nfactory-reset\n", 15);
+    assert_true(fake_serial_contains("factory reset done"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_provisioning_over_improv_and_rpc, setup),
+        cmocka_unit_test_setup(test_telemetry_resend_after_reconnect, setup),
+        cmocka_unit_test_setup(test_revoked_stops, setup),
+        cmocka_unit_test_setup(test_commands_config_and_bad_messages, setup),
+        cmocka_unit_test_setup(test_console_and_garbage, setup),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    fake_reset();
+    return failed;
+}
