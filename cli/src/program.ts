@@ -3,13 +3,14 @@
  * through its `cli.ts`; this file only decides the order they are listed in.
  */
 import { readFileSync } from 'node:fs';
+import { registerCommands as hardwareCommands } from '@kiln/hardware/cli';
 import { Command } from 'commander';
 import type { CliIo } from './main.ts';
 
 type Registrar = (program: Command) => void;
 
 /** Packages that own subcommands, in the order of DESIGN.md's pipeline. */
-const REGISTRARS: readonly Registrar[] = [];
+const REGISTRARS: readonly Registrar[] = [hardwareCommands];
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

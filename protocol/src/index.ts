@@ -25,6 +25,7 @@ export {
   validateMessage,
   validateValue,
 } from './messages/validate.ts';
+export * from './rom-loader.ts';
 export { SerialDemux, type SerialEvent } from './serial/demux.ts';
 export * from './serial/improv.ts';
 export * from './serial/rpc-frame.ts';

@@ -1,0 +1,151 @@
+/**
+ * `kiln board`: start virtual boards and serve them until SIGINT/SIGTERM. Prints one
+ * line per board on stdout, the URL(s) to give esptool or `kiln flash --port`, and
+ * nothing else; errors go to stderr.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { UsageError } from '@kiln/protocol';
+import type { Command } from 'commander';
+import { assertBoardChip, BOARD_CHIPS, formatMac, type MacAddress, parseMac } from './chips/index.ts';
+import { describeSize, parseFlashSize } from './flash/flash-chip.ts';
+import { type RunningBoard, type StartBoardOptions, startBoards } from './index.ts';
+import { parseListen } from './tcp-listener.ts';
+
+interface BoardFlags {
+  chip: string;
+  flash?: string;
+  flashSize?: string;
+  mac?: string;
+  listen: string;
+  count: string;
+  socket?: boolean;
+  rfc2217: boolean;
+  public?: boolean;
+  json?: boolean;
+  download?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  kiln board --chip esp32 --flash ./board.bin
+      prints rfc2217://127.0.0.1:PORT; then: esptool --port rfc2217://127.0.0.1:PORT flash-id
+  kiln board --chip esp32c3 --count 4 --json
+      four boards (flash files .kiln/boards/esp32c3-1.bin … -4.bin), one JSON line each
+  kiln board --socket --listen 127.0.0.1:4000
+      RFC 2217 on port 4000 and raw TCP (socket://) on 4001
+  kiln board --socket --no-rfc2217 --download
+      raw TCP only; the chip waits in download mode (esptool --port socket://…)
+
+With --count N, a fixed port P gives RFC 2217 ports P…P+N-1 and socket ports
+P+N…P+2N-1; a --flash path gets -1 … -N before its extension (or replaces {n});
+a --mac is counted up by one per board. The board runs until SIGINT or SIGTERM
+and leaves its flash file synced to disk.`;
+
+export function registerCommands(program: Command): void {
+  program
+    .command('board')
+    .description('start a virtual ESP32 board (prints the URL it listens on, runs until stopped)')
+    .option('--chip <chip>', `chip to be: ${Object.keys(BOARD_CHIPS).join(', ')}`, 'esp32')
+    .option('--flash <file>', 'flash image file, created erased if missing (default .kiln/boards/<chip>.bin)')
+    .option('--flash-size <size>', 'flash size for a new file: 256KB … 16MB (default 4MB, or the file’s size)')
+    .option('--mac <mac>', 'base MAC address, e.g. 24:0a:c4:12:34:56 (default derived from the flash path)')
+    .option('--listen <host:port>', 'address for RFC 2217; port 0 picks a free one', '127.0.0.1:0')
+    .option('--count <n>', 'start N boards', '1')
+    .option('--socket', 'also serve raw TCP (socket://), on the next port')
+    .option('--no-rfc2217', 'do not serve RFC 2217 (use with --socket)')
+    .option('--download', 'power on in download mode, as with BOOT held (socket:// clients cannot reset the chip)')
+    .option('--public', 'allow listening on an address other machines can reach')
+    .option('--json', 'print each board as one JSON line')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: BoardFlags, command: Command) => {
+      const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
+      const options = boardOptions(flags);
+      // Listen for the signals before printing: a client may act on the line at once.
+      const stop = stopSignal();
+      try {
+        const boards = await startBoards(options);
+        try {
+          for (const b of boards) out(`${describe(b, flags.json ?? false)}\n`);
+          await stop.received;
+        } finally {
+          await Promise.all(boards.map((b) => b.close()));
+        }
+      } finally {
+        stop.dispose();
+      }
+    });
+}
+
+function boardOptions(flags: BoardFlags): StartBoardOptions[] {
+  const count = Number(flags.count);
+  if (!Number.isInteger(count) || count < 1 || count > 64) {
+    throw new UsageError('BOARD_BAD_COUNT', `--count ${flags.count} is not a number of boards from 1 to 64`, {
+      hint: 'pass --count 1 … 64',
+    });
+  }
+  assertBoardChip(flags.chip);
+  const listen = parseListen(flags.listen);
+  const flashSize = flags.flashSize === undefined ? undefined : parseFlashSize(flags.flashSize);
+  const mac = flags.mac === undefined ? undefined : parseMac(flags.mac);
+  const flash = flags.flash ?? `.kiln/boards/${flags.chip}.bin`;
+  return Array.from({ length: count }, (_, i) => {
+    const path = resolve(count === 1 ? flash : numbered(flash, i + 1));
+    mkdirSync(dirname(path), { recursive: true });
+    const port = (offset: number) => (listen.port === 0 ? 0 : listen.port + offset);
+    const options: StartBoardOptions = {
+      chip: flags.chip,
+      flash: path,
+      listen: { host: listen.host, port: port(i) },
+      socketListen: { host: listen.host, port: port(flags.rfc2217 ? count + i : i) },
+      rfc2217: flags.rfc2217,
+      socket: flags.socket ?? false,
+      allowPublic: flags.public ?? false,
+      powerOnInDownloadMode: flags.download ?? false,
+    };
+    if (flashSize !== undefined) options.flashSize = flashSize;
+    if (mac) options.mac = addToMac(mac, i);
+    return options;
+  });
+}
+
+function numbered(path: string, n: number): string {
+  if (path.includes('{n}')) return path.replaceAll('{n}', String(n));
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}-${n}${ext}`;
+}
+
+function addToMac(mac: MacAddress, n: number): MacAddress {
+  const low = ((mac[3] << 16) | (mac[4] << 8) | mac[5]) + n;
+  return [mac[0], mac[1], mac[2], (low >> 16) & 0xff, (low >> 8) & 0xff, low & 0xff];
+}
+
+function describe(b: RunningBoard, json: boolean): string {
+  if (!json) return [b.rfc2217Url, b.socketUrl].filter(Boolean).join(' ');
+  return JSON.stringify({
+    url: b.url,
+    rfc2217: b.rfc2217Url ?? null,
+    socket: b.socketUrl ?? null,
+    chip: b.board.chip.name,
+    mac: formatMac(b.board.chip.mac),
+    flash: b.board.flash.path ?? null,
+    flashSize: describeSize(b.board.flash.size),
+  });
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a board that is running stops cleanly on either. */
+function stopSignal(): { received: Promise<void>; dispose: () => void } {
+  let onSignal = () => {};
+  const received = new Promise<void>((resolve) => {
+    onSignal = () => resolve();
+  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    received,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
