@@ -70,10 +70,13 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   exit 1
 }
 
-# npm ci only when the lock file is newer than the last install, so a re-run costs nothing.
+# Only when the lock file is newer than the last install, so a re-run costs nothing.
+# `npm install`, not `npm ci`: npm 11 writes no lock entries for optional packages of
+# other platforms that the registry cannot resolve (biome's), and `npm ci` then refuses
+# a lock that `npm install` reads fine, pinned versions included.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # Espressif's tools in a private venv, reinstalled when requirements-dev.txt changes.
