@@ -37,8 +37,10 @@ try {
   passed += v.numPassedTests; failed += v.numFailedTests;
 } catch { failed += 1; }
 try {
-  const m = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(fs.readFileSync(`${dir}/ctest.log`, 'utf8'));
-  if (m) { passed += Number(m[3]) - Number(m[2]); failed += Number(m[2]); } else failed += 1;
+  // test-c.sh runs ctest more than once (unit tests, then the bounded fuzz runs): count every summary.
+  const runs = [...fs.readFileSync(`${dir}/ctest.log`, 'utf8').matchAll(/(\d+)% tests passed, (\d+) tests? failed out of (\d+)/g)];
+  for (const m of runs) { passed += Number(m[3]) - Number(m[2]); failed += Number(m[2]); }
+  if (runs.length === 0) failed += 1;
 } catch { failed += 1; }
 if (Number(failedSteps) > 0 && failed === 0) failed = Number(failedSteps);
 console.log(`\nkiln: ${passed} passed, ${failed} failed`);

@@ -2,7 +2,7 @@
  * kiln-device: the Kiln firmware core as a Linux process (the host port). The UART
  * is stdin/stdout, or a pty/tty given with --uart; NVS is a key-value file; Wi-Fi
  * is simulated; the WebSocket is libwebsockets + OpenSSL. The virtual board runs
- * this as the app of a flashed image (see tools/kiln_image_gen.c).
+ * this as the app of a flashed image (tools/kiln_image_gen.c writes that image).
  *
  *   kiln-device [--uart PATH] [--nvs FILE] [--wifi ssid:psk[:rssi][,...]] [--chip esp32]
  *               [--mac xx:xx:xx:xx:xx:xx] [--telemetry-ms N] [--heartbeat-ms N]
@@ -25,6 +25,11 @@
 #include "kiln_device.h"
 #include "kiln_port_host_internal.h"
 
+/* Set by CMake from project(kiln_firmware) and firmware/version.txt, as the chip's
+ * esp_app_desc_t has them (the app image kiln-image-gen writes carries the same). */
+#ifndef KILN_FW_NAME
+#define KILN_FW_NAME "kiln_firmware"
+#endif
 #ifndef KILN_FW_VERSION
 #define KILN_FW_VERSION "0.1.0"
 #endif
@@ -79,7 +84,7 @@ int main(int argc, char **argv)
     }
     kiln_device_config_t cfg;
     kiln_device_config_default(&cfg);
-    cfg.fw_name = "kiln-firmware";
+    cfg.fw_name = KILN_FW_NAME;
     cfg.fw_version = KILN_FW_VERSION;
     const char *uart = NULL;
     for (int i = 1; i < argc; i++) {

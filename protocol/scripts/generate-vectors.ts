@@ -540,9 +540,11 @@ write('serial-stream.json', {
         { kind: 'log', text: 'next' },
       ],
     ),
-    streamCase('text line of 1024 bytes before CRLF keeps 1023', [`${longText.slice(0, 1023)}\r\n`], [
-      { kind: 'log', text: longText.slice(0, 1023) },
-    ]),
+    streamCase(
+      'text line of 1024 bytes before CRLF keeps 1023',
+      [`${longText.slice(0, 1023)}\r\n`],
+      [{ kind: 'log', text: longText.slice(0, 1023) }],
+    ),
     streamCase(
       'text line of 1025 bytes is cut after 1024',
       [`${longText.slice(0, 1025)}\n`],

@@ -23,7 +23,9 @@ extern "C" {
 #define KILN_RPC_CRC_LEN      4u
 #define KILN_RPC_CHUNK_MAX    256u   /*!< data bytes per frame */
 #define KILN_RPC_PAYLOAD_MAX  (KILN_RPC_HEADER_LEN + KILN_RPC_CHUNK_MAX + KILN_RPC_CRC_LEN)
+#ifndef KILN_RPC_VALUE_MAX /* Kconfig KILN_RPC_VALUE_MAX on the chip */
 #define KILN_RPC_VALUE_MAX    8192u  /*!< a reassembled value */
+#endif
 #define KILN_RPC_FLAG_MORE    0x01u  /*!< more chunks of this message follow */
 
 typedef enum {
