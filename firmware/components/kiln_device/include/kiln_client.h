@@ -1,8 +1,9 @@
 /*
- * The kiln.v1 client codec (SPEC.md §1.3): builds the messages a device sends as
- * JSON (cJSON, printed into the caller's buffer; every tree is freed before
- * return) and reads what the gateway sends, after kiln_message_validate() has
- * checked it against the contract (from = gateway).
+ * The kiln.v1 client codec (SPEC.md §1.3): writes the messages a device sends as
+ * compact JSON straight into the caller's buffer (a bounded writer: no heap, no
+ * cJSON tree; a message that does not fit is KILN_ERR_NO_MEM) and reads what the
+ * gateway sends, after kiln_message_validate() has checked it against the contract
+ * (from = gateway; parsing is the one place cJSON allocates).
  */
 #pragma once
 
@@ -31,7 +32,7 @@ typedef struct {
 
 /**
  * @brief `hello`.
- * @return KILN_OK; KILN_ERR_INVALID_ARG (NULL); KILN_ERR_NO_MEM (buffer too small or cJSON out of heap)
+ * @return KILN_OK; KILN_ERR_INVALID_ARG (NULL); KILN_ERR_NO_MEM (buffer too small)
  */
 kiln_err_t kiln_client_encode_hello(uint32_t seq, const kiln_hello_t *hello, char *out, size_t size, size_t *len);
 

@@ -14,8 +14,9 @@
  *
  * Single instance, single task: kiln_device_start() once, then the port's main loop
  * calls kiln_device_serial_input(), kiln_device_event() and kiln_device_tick() from
- * one task. All state is static (sized by the macros below); the only heap use is
- * cJSON while a message is built or read, freed before each call returns.
+ * one task. All state is static (sized by the macros below); outgoing JSON is written
+ * straight into a static buffer. The only heap use is cJSON while a gateway message is
+ * read (and the tree an application command handler fills), freed before each call returns.
  */
 #pragma once
 
@@ -35,7 +36,7 @@ extern "C" {
 struct cJSON;
 
 #ifndef KILN_DEVICE_TX_MAX
-#define KILN_DEVICE_TX_MAX 4096 /*!< largest kiln.v1 message the device sends; batches are cut to fit */
+#define KILN_DEVICE_TX_MAX 2048 /*!< largest kiln.v1 message the device sends; batches are cut to fit */
 #endif
 #ifndef KILN_DEVICE_COMMANDS_MAX
 #define KILN_DEVICE_COMMANDS_MAX 8 /*!< application command handlers */

@@ -49,13 +49,13 @@ typedef struct {
 } kiln_metric_source_t;
 
 typedef struct {
-    uint32_t seq;        /*!< from the device's per-boot counter, kept when resent */
     uint64_t uptime_ms;  /*!< when it was taken; ts = wall clock of that moment, computed when sent */
+    uint32_t seq;        /*!< from the device's per-boot counter, kept when resent */
     uint16_t present;    /*!< bit i: values[i] holds source i */
     uint8_t sent;        /*!< sent on the current connection */
     uint8_t acked;       /*!< the gateway stored it (kept only until the older ones go) */
     double values[KILN_TELEMETRY_SOURCES_MAX];
-} kiln_sample_t;
+} kiln_sample_t; /* 16 bytes of header (no padding) + 8 per source slot */
 
 /** Sources and ring. Fields are private; public only for static allocation. */
 typedef struct {

@@ -1,6 +1,7 @@
 /*
- * The device's state, shared by its modules: kiln_device.c (state machine and
- * kiln.v1 session), kiln_device_serial.c (Improv, RPC, console), kiln_settings.c
+ * The device's state, shared by its modules: kiln_device.c (start, metrics, counters),
+ * kiln_device_fsm.c (state machine and timers), kiln_session.c (kiln.v1 session),
+ * kiln_device_serial.c (Improv, console) and kiln_rpc_server.c (Kiln RPC), kiln_settings.c
  * (what is kept in storage). One static instance; nothing here is public API.
  */
 #pragma once
@@ -87,6 +88,10 @@ struct kiln_device {
 /* kiln_device.c */
 void kiln_dev_log(kiln_device_t *dev, kiln_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/** A random 32-bit value (the port's RNG; the uptime spread out if it fails): backoff jitter. */
+uint32_t kiln_dev_random_u32(void);
+
+/* kiln_device_fsm.c */
 void kiln_dev_advance(kiln_device_t *dev);
 void kiln_dev_settings_changed(kiln_device_t *dev);
 void kiln_dev_take_sample(kiln_device_t *dev);

@@ -4,31 +4,32 @@
 #include <string.h>
 
 #include "cJSON.h"
+#include "kiln_json_out.h"
 
 #define SAMPLES_PER_BATCH_MAX 64u
 #define ERROR_TEXT_MAX 128u
 
-static cJSON *new_message(const char *type, uint32_t seq)
+/* {"type":"<type>","seq":<seq> ... : the caller adds members and the closing brace. */
+static void begin(kiln_jout_t *w, const char *type, uint32_t seq, char *out, size_t size)
 {
-    cJSON *m = cJSON_CreateObject();
-    if (m != NULL && (cJSON_AddStringToObject(m, "type", type) == NULL ||
-                      cJSON_AddNumberToObject(m, "seq", (double)seq) == NULL)) {
-        cJSON_Delete(m);
-        return NULL;
-    }
-    return m;
+    kiln_jout_init(w, out, size);
+    kiln_jout_raw(w, "{");
+    kiln_jout_key(w, "type");
+    kiln_jout_str(w, type);
+    kiln_jout_key(w, "seq");
+    kiln_jout_u64(w, seq);
 }
 
-/* Prints (compact) into out and frees the tree; NO_MEM if it does not fit. */
-static kiln_err_t finish(cJSON *m, bool ok, char *out, size_t size, size_t *len)
+static kiln_err_t end(kiln_jout_t *w, size_t *len)
 {
-    kiln_err_t err = KILN_ERR_NO_MEM;
-    if (m != NULL && ok && size <= (size_t)INT32_MAX && cJSON_PrintPreallocated(m, out, (int)size, false)) {
-        *len = strlen(out);
-        err = KILN_OK;
-    }
-    cJSON_Delete(m);
-    return err;
+    kiln_jout_raw(w, "}");
+    return kiln_jout_finish(w, len);
+}
+
+static void member_str(kiln_jout_t *w, const char *key, const char *value)
+{
+    kiln_jout_key(w, key);
+    kiln_jout_str(w, value);
 }
 
 kiln_err_t kiln_client_encode_hello(uint32_t seq, const kiln_hello_t *h, char *out, size_t size, size_t *len)
@@ -37,36 +38,39 @@ kiln_err_t kiln_client_encode_hello(uint32_t seq, const kiln_hello_t *h, char *o
         h->fw_name == NULL || h->fw_version == NULL || h->chip == NULL || h->mac == NULL) {
         return KILN_ERR_INVALID_ARG;
     }
-    cJSON *m = new_message("hello", seq);
-    cJSON *fw = m != NULL ? cJSON_AddObjectToObject(m, "firmware") : NULL;
-    bool ok = fw != NULL && cJSON_AddStringToObject(m, "deviceId", h->device_id) != NULL &&
-              cJSON_AddStringToObject(m, "bootId", h->boot_id) != NULL &&
-              cJSON_AddStringToObject(fw, "name", h->fw_name) != NULL &&
-              cJSON_AddStringToObject(fw, "version", h->fw_version) != NULL &&
-              cJSON_AddStringToObject(m, "chip", h->chip) != NULL && cJSON_AddStringToObject(m, "mac", h->mac) != NULL;
-    return finish(m, ok, out, size, len);
+    kiln_jout_t w;
+    begin(&w, "hello", seq, out, size);
+    member_str(&w, "deviceId", h->device_id);
+    member_str(&w, "bootId", h->boot_id);
+    kiln_jout_key(&w, "firmware");
+    kiln_jout_raw(&w, "{");
+    member_str(&w, "name", h->fw_name);
+    member_str(&w, "version", h->fw_version);
+    kiln_jout_raw(&w, "}");
+    member_str(&w, "chip", h->chip);
+    member_str(&w, "mac", h->mac);
+    return end(&w, len);
 }
 
-/* {"metrics":{...}} members of one sample added to obj, with seq/ts as asked. */
-static bool add_sample(cJSON *obj, const kiln_telemetry_t *t, const kiln_sample_t *s, int64_t wall_offset_ms,
+/* "ts" and "metrics" of one sample (and its "seq" inside a batch). */
+static void add_sample(kiln_jout_t *w, const kiln_telemetry_t *t, const kiln_sample_t *s, int64_t wall_offset_ms,
                        bool with_seq)
 {
-    if (with_seq && cJSON_AddNumberToObject(obj, "seq", (double)s->seq) == NULL) {
-        return false;
+    if (with_seq) {
+        kiln_jout_key(w, "seq");
+        kiln_jout_u64(w, s->seq);
     }
-    if (cJSON_AddNumberToObject(obj, "ts", (double)(wall_offset_ms + (int64_t)s->uptime_ms)) == NULL) {
-        return false;
-    }
-    cJSON *metrics = cJSON_AddObjectToObject(obj, "metrics");
-    if (metrics == NULL) {
-        return false;
-    }
+    kiln_jout_key(w, "ts");
+    kiln_jout_i64(w, wall_offset_ms + (int64_t)s->uptime_ms);
+    kiln_jout_key(w, "metrics");
+    kiln_jout_raw(w, "{");
     for (size_t i = 0; i < t->source_count; i++) {
-        if ((s->present & (1u << i)) != 0 && cJSON_AddNumberToObject(metrics, t->sources[i].name, s->values[i]) == NULL) {
-            return false;
+        if ((s->present & (1u << i)) != 0) {
+            kiln_jout_key(w, t->sources[i].name);
+            kiln_jout_num(w, s->values[i]);
         }
     }
-    return true;
+    kiln_jout_raw(w, "}");
 }
 
 kiln_err_t kiln_client_encode_samples(uint32_t seq, const kiln_telemetry_t *t, kiln_sample_t *const *samples,
@@ -75,21 +79,23 @@ kiln_err_t kiln_client_encode_samples(uint32_t seq, const kiln_telemetry_t *t, k
     if (t == NULL || samples == NULL || out == NULL || len == NULL || n == 0 || n > SAMPLES_PER_BATCH_MAX) {
         return KILN_ERR_INVALID_ARG;
     }
+    kiln_jout_t w;
     if (n == 1) {
-        cJSON *m = new_message("telemetry", samples[0]->seq);
-        return finish(m, m != NULL && add_sample(m, t, samples[0], wall_offset_ms, false), out, size, len);
+        begin(&w, "telemetry", samples[0]->seq, out, size);
+        add_sample(&w, t, samples[0], wall_offset_ms, false);
+        return end(&w, len);
     }
-    cJSON *m = new_message("telemetry_batch", seq);
-    cJSON *arr = m != NULL ? cJSON_AddArrayToObject(m, "samples") : NULL;
-    bool ok = arr != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        cJSON *item = cJSON_CreateObject();
-        ok = item != NULL && cJSON_AddItemToArray(arr, item) && add_sample(item, t, samples[i], wall_offset_ms, true);
-        if (!ok && item != NULL && cJSON_GetArraySize(arr) <= (int)i) {
-            cJSON_Delete(item);
-        }
+    begin(&w, "telemetry_batch", seq, out, size);
+    kiln_jout_key(&w, "samples");
+    kiln_jout_raw(&w, "[");
+    for (size_t i = 0; i < n; i++) {
+        kiln_jout_sep(&w);
+        kiln_jout_raw(&w, "{");
+        add_sample(&w, t, samples[i], wall_offset_ms, true);
+        kiln_jout_raw(&w, "}");
     }
-    return finish(m, ok, out, size, len);
+    kiln_jout_raw(&w, "]");
+    return end(&w, len);
 }
 
 kiln_err_t kiln_client_encode_heartbeat(uint32_t seq, uint64_t uptime_ms, char *out, size_t size, size_t *len)
@@ -97,8 +103,11 @@ kiln_err_t kiln_client_encode_heartbeat(uint32_t seq, uint64_t uptime_ms, char *
     if (out == NULL || len == NULL) {
         return KILN_ERR_INVALID_ARG;
     }
-    cJSON *m = new_message("heartbeat", seq);
-    return finish(m, m != NULL && cJSON_AddNumberToObject(m, "uptimeMs", (double)uptime_ms) != NULL, out, size, len);
+    kiln_jout_t w;
+    begin(&w, "heartbeat", seq, out, size);
+    kiln_jout_key(&w, "uptimeMs");
+    kiln_jout_u64(&w, uptime_ms);
+    return end(&w, len);
 }
 
 kiln_err_t kiln_client_encode_command_result(uint32_t seq, const char *id, const char *status,
@@ -108,29 +117,25 @@ kiln_err_t kiln_client_encode_command_result(uint32_t seq, const char *id, const
     if (id == NULL || status == NULL || out == NULL || len == NULL) {
         return KILN_ERR_INVALID_ARG;
     }
-    cJSON *m = new_message("command_result", seq);
-    bool ok = m != NULL && cJSON_AddStringToObject(m, "id", id) != NULL &&
-              cJSON_AddStringToObject(m, "status", status) != NULL;
-    if (ok && result != NULL) {
-        cJSON *copy = cJSON_Duplicate(result, true);
-        ok = copy != NULL && cJSON_AddItemToObject(m, "result", copy);
-        if (!ok) {
-            cJSON_Delete(copy);
-        }
+    kiln_jout_t w;
+    begin(&w, "command_result", seq, out, size);
+    member_str(&w, "id", id);
+    member_str(&w, "status", status);
+    if (result != NULL) {
+        kiln_jout_key(&w, "result");
+        kiln_jout_cjson(&w, result); /* printed in place: no copy of the tree */
     }
-    if (ok && error != NULL) {
-        char text[ERROR_TEXT_MAX + 1];
-        size_t n = strlen(error);
-        n = n > ERROR_TEXT_MAX ? ERROR_TEXT_MAX : n;
+    if (error != NULL) {
+        size_t full = strlen(error);
+        size_t n = full > ERROR_TEXT_MAX ? ERROR_TEXT_MAX : full;
         /* Cut at a UTF-8 boundary so the text stays valid. */
-        while (n > 0 && n < strlen(error) && ((unsigned char)error[n] & 0xC0u) == 0x80u) {
+        while (n > 0 && n < full && ((unsigned char)error[n] & 0xC0u) == 0x80u) {
             n--;
         }
-        memcpy(text, error, n);
-        text[n] = '\0';
-        ok = cJSON_AddStringToObject(m, "error", text) != NULL;
+        kiln_jout_key(&w, "error");
+        kiln_jout_strn(&w, error, n);
     }
-    return finish(m, ok, out, size, len);
+    return end(&w, len);
 }
 
 kiln_err_t kiln_client_encode_error(uint32_t seq, const char *code, const char *message, bool has_ref, uint32_t ref,
@@ -139,11 +144,15 @@ kiln_err_t kiln_client_encode_error(uint32_t seq, const char *code, const char *
     if (code == NULL || message == NULL || out == NULL || len == NULL) {
         return KILN_ERR_INVALID_ARG;
     }
-    cJSON *m = new_message("error", seq);
-    bool ok = m != NULL && cJSON_AddStringToObject(m, "code", code) != NULL &&
-              cJSON_AddStringToObject(m, "message", message) != NULL &&
-              (!has_ref || cJSON_AddNumberToObject(m, "ref", (double)ref) != NULL);
-    return finish(m, ok, out, size, len);
+    kiln_jout_t w;
+    begin(&w, "error", seq, out, size);
+    member_str(&w, "code", code);
+    member_str(&w, "message", message);
+    if (has_ref) {
+        kiln_jout_key(&w, "ref");
+        kiln_jout_u64(&w, ref);
+    }
+    return end(&w, len);
 }
 
 static const cJSON *member(const cJSON *o, const char *name) { return cJSON_GetObjectItemCaseSensitive(o, name); }

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cJSON.h"
 #include "kiln_format.h"
+#include "kiln_json_out.h"
 #include "kiln_jwt.h"
 
 #define CA_PREFIX "-----BEGIN CERTIFICATE-----"
@@ -28,35 +28,51 @@ static void respond(uint8_t method, uint16_t id, uint8_t status, const void *dat
     }
 }
 
-/* Prints a cJSON object as the response (INTERNAL if it cannot). */
-static void respond_json(kiln_device_t *dev, const kiln_rpc_frame_t *req, cJSON *obj)
+/* Sends the JSON the writer holds as the response (INTERNAL if it did not fit). */
+static void respond_json(const kiln_rpc_frame_t *req, const kiln_jout_t *w)
 {
-    /* tx is the session's buffer; a response is written out before anything else uses it. */
-    if (obj != NULL && cJSON_PrintPreallocated(obj, dev->tx, (int)sizeof(dev->tx), false)) {
-        respond(req->method, req->id, KILN_RPC_STATUS_OK, dev->tx, strlen(dev->tx));
+    size_t len = 0;
+    if (kiln_jout_finish(w, &len) == KILN_OK) {
+        respond(req->method, req->id, KILN_RPC_STATUS_OK, w->buf, len);
     } else {
         respond(req->method, req->id, KILN_RPC_STATUS_INTERNAL, NULL, 0);
     }
-    cJSON_Delete(obj);
+}
+
+static void member_str(kiln_jout_t *w, const char *key, const char *value)
+{
+    kiln_jout_key(w, key);
+    kiln_jout_str(w, value);
+}
+
+static void member_u64(kiln_jout_t *w, const char *key, uint64_t value)
+{
+    kiln_jout_key(w, key);
+    kiln_jout_u64(w, value);
 }
 
 static void get_info(kiln_device_t *dev, const kiln_rpc_frame_t *req)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *fw = o != NULL ? cJSON_AddObjectToObject(o, "firmware") : NULL;
-    if (fw != NULL) {
-        if (dev->settings.device_id[0] != '\0') {
-            cJSON_AddStringToObject(o, "deviceId", dev->settings.device_id);
-        } else {
-            cJSON_AddNullToObject(o, "deviceId");
-        }
-        cJSON_AddStringToObject(o, "mac", dev->mac);
-        cJSON_AddStringToObject(o, "chip", dev->chip);
-        cJSON_AddStringToObject(fw, "name", dev->cfg.fw_name);
-        cJSON_AddStringToObject(fw, "version", dev->cfg.fw_version);
-        cJSON_AddStringToObject(o, "state", kiln_device_state_name(dev->state));
+    /* tx is the session's buffer; a response is written out before anything else uses it. */
+    kiln_jout_t w;
+    kiln_jout_init(&w, dev->tx, sizeof(dev->tx));
+    kiln_jout_raw(&w, "{");
+    kiln_jout_key(&w, "deviceId");
+    if (dev->settings.device_id[0] != '\0') {
+        kiln_jout_str(&w, dev->settings.device_id);
+    } else {
+        kiln_jout_raw(&w, "null");
     }
-    respond_json(dev, req, fw != NULL ? o : (cJSON_Delete(o), NULL));
+    member_str(&w, "mac", dev->mac);
+    member_str(&w, "chip", dev->chip);
+    kiln_jout_key(&w, "firmware");
+    kiln_jout_raw(&w, "{");
+    member_str(&w, "name", dev->cfg.fw_name);
+    member_str(&w, "version", dev->cfg.fw_version);
+    kiln_jout_raw(&w, "}");
+    member_str(&w, "state", kiln_device_state_name(dev->state));
+    kiln_jout_raw(&w, "}");
+    respond_json(req, &w);
 }
 
 static const char *link_name(link_state_t s) { return s == LINK_UP ? "up" : s == LINK_CONNECTING ? "connecting" : "down"; }
@@ -65,21 +81,24 @@ static void get_status(kiln_device_t *dev, const kiln_rpc_frame_t *req)
 {
     kiln_device_stats_t st;
     kiln_device_stats(dev, &st);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *t = o != NULL ? cJSON_AddObjectToObject(o, "telemetry") : NULL;
-    if (t != NULL) {
-        cJSON_AddStringToObject(o, "state", kiln_device_state_name(dev->state));
-        cJSON_AddStringToObject(o, "reason", kiln_device_reason_name(dev->reason));
-        cJSON_AddStringToObject(o, "wifi", link_name(dev->wifi));
-        cJSON_AddStringToObject(o, "gateway", dev->welcomed ? "online" : link_name(dev->ws));
-        cJSON_AddNumberToObject(o, "queued", (double)st.queued);
-        cJSON_AddNumberToObject(t, "samples", st.samples);
-        cJSON_AddNumberToObject(t, "dropped", st.dropped);
-        cJSON_AddNumberToObject(t, "acked", st.acked);
-        cJSON_AddNumberToObject(o, "reconnects", st.reconnects);
-        cJSON_AddNumberToObject(o, "seq", st.seq);
-    }
-    respond_json(dev, req, t != NULL ? o : (cJSON_Delete(o), NULL));
+    kiln_jout_t w;
+    kiln_jout_init(&w, dev->tx, sizeof(dev->tx));
+    kiln_jout_raw(&w, "{");
+    member_str(&w, "state", kiln_device_state_name(dev->state));
+    member_str(&w, "reason", kiln_device_reason_name(dev->reason));
+    member_str(&w, "wifi", link_name(dev->wifi));
+    member_str(&w, "gateway", dev->welcomed ? "online" : link_name(dev->ws));
+    member_u64(&w, "queued", st.queued);
+    kiln_jout_key(&w, "telemetry");
+    kiln_jout_raw(&w, "{");
+    member_u64(&w, "samples", st.samples);
+    member_u64(&w, "dropped", st.dropped);
+    member_u64(&w, "acked", st.acked);
+    kiln_jout_raw(&w, "}");
+    member_u64(&w, "reconnects", st.reconnects);
+    member_u64(&w, "seq", st.seq);
+    kiln_jout_raw(&w, "}");
+    respond_json(req, &w);
 }
 
 static bool is_text(const uint8_t *p, size_t len)

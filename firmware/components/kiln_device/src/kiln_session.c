@@ -21,15 +21,6 @@ static bool send_tx(kiln_device_t *dev, size_t len)
     return err == KILN_PORT_OK;
 }
 
-static uint32_t random_u32(void)
-{
-    uint32_t r = 0;
-    if (kiln_port_random(&r, sizeof(r)) != KILN_PORT_OK) {
-        r = (uint32_t)kiln_port_uptime_ms() * 2654435761u;
-    }
-    return r;
-}
-
 void kiln_session_flush(kiln_device_t *dev)
 {
     int64_t wall = 0;
@@ -82,9 +73,16 @@ static void send_result(kiln_device_t *dev, const char *id, const char *status, 
                         const char *error)
 {
     size_t len = 0;
-    if (kiln_client_encode_command_result(dev->seq, id, status, result, error, dev->tx, sizeof(dev->tx), &len) ==
-            KILN_OK &&
-        send_tx(dev, len)) {
+    kiln_err_t err =
+        kiln_client_encode_command_result(dev->seq, id, status, result, error, dev->tx, sizeof(dev->tx), &len);
+    if (err == KILN_ERR_NO_MEM && result != NULL) {
+        /* The handler's result does not fit the send buffer: say so rather than stay silent. */
+        kiln_dev_log(dev, KILN_LOG_WARN, "command %s: result larger than the send buffer (%u bytes)", id,
+                     (unsigned)sizeof(dev->tx));
+        err = kiln_client_encode_command_result(dev->seq, id, "error", NULL, "result too large", dev->tx,
+                                                sizeof(dev->tx), &len);
+    }
+    if (err == KILN_OK && send_tx(dev, len)) {
         dev->seq++;
     }
 }
@@ -207,7 +205,7 @@ static void on_closed(kiln_device_t *dev, int code, const char *why, size_t why_
         kiln_dev_advance(dev);
         return;
     }
-    dev->last_backoff_ms = kiln_backoff_next(&dev->gateway_backoff, random_u32());
+    dev->last_backoff_ms = kiln_backoff_next(&dev->gateway_backoff, kiln_dev_random_u32());
     dev->next_gateway_ms = now + dev->last_backoff_ms;
     kiln_dev_log(dev, KILN_LOG_WARN, "gateway %s (code %d%s%.*s): reconnecting in %" PRIu32 " ms",
                  was_online ? "session closed" : "connection failed", code, why_len > 0 ? ", " : "",

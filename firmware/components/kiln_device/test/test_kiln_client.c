@@ -70,6 +70,58 @@ static void test_encoded_messages_are_valid(void **state)
     assert_device_message(out, len, "error");
 }
 
+/* The bounded writer: escapes as JSON needs, numbers read back exactly, every cut is NO_MEM. */
+static void test_writer_escapes_numbers_and_bounds(void **state)
+{
+    (void)state;
+    char out[1024];
+    size_t len = 0;
+    const char *text = "quote \" backslash \\ nl \n tab \t ctl \x01\x1f del \x7f caf\xc3\xa9 \xe2\x82\xac";
+    assert_int_equal(kiln_client_encode_command_result(1, "c-1", "error", NULL, text, out, sizeof(out), &len),
+                     KILN_OK);
+    assert_int_equal(len, strlen(out));
+    cJSON *m = cJSON_ParseWithLength(out, len); /* (controls are escaped, but SPEC text refuses them) */
+    assert_non_null(m);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "error")->valuestring, text);
+    cJSON_Delete(m);
+    assert_int_equal(kiln_client_encode_command_result(2, "c-2", "error", NULL, "a \"b\" \\ caf\xc3\xa9", out,
+                                                       sizeof(out), &len),
+                     KILN_OK);
+    assert_device_message(out, len, "command_result");
+    assert_non_null(strstr(out, "\"error\":\"a \\\"b\\\" \\\\ caf\xc3\xa9\""));
+
+    static kiln_telemetry_t t;
+    kiln_telemetry_init(&t, 2);
+    static double v[] = {0.1, -0.0, 1e300, -2.5e-300, 123456789012.0, 9007199254740993.0, 1.0 / 3.0, -7.0};
+    static const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) kiln_telemetry_add_source(&t, names[i], read_v, &v[i]);
+    uint32_t seq = 0;
+    kiln_sample_t *s = kiln_telemetry_take(&t, 5, &seq);
+    assert_int_equal(kiln_client_encode_samples(0, &t, &s, 1, 0, out, sizeof(out), &len), KILN_OK);
+    assert_device_message(out, len, "telemetry");
+    m = cJSON_ParseWithLength(out, len);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(m, "metrics");
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(metrics, names[i]);
+        assert_true(cJSON_IsNumber(x));
+        if (x->valuedouble != v[i]) fail_msg("metric %s: %.17g read back as %.17g (%s)", names[i], v[i],
+                                             x->valuedouble, out);
+    }
+    cJSON_Delete(m);
+
+    /* Every buffer size below the full length fails cleanly, NUL-terminated, never past the end. */
+    size_t full = len;
+    for (size_t size = 1; size <= full; size++) {
+        char cut[1024];
+        memset(cut, 'X', sizeof(cut));
+        assert_int_equal(kiln_client_encode_samples(0, &t, &s, 1, 0, cut, size, &len), KILN_ERR_NO_MEM);
+        assert_true(memchr(cut, '\0', size) != NULL);
+        assert_int_equal(cut[size], 'X');
+    }
+    assert_int_equal(kiln_client_encode_samples(0, &t, &s, 1, 0, out, full + 1, &len), KILN_OK);
+    assert_int_equal(len, full);
+}
+
 static void test_gateway_vectors_parse(void **state)
 {
     (void)state;
@@ -127,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoded_messages_are_valid),
+        cmocka_unit_test(test_writer_escapes_numbers_and_bounds),
         cmocka_unit_test(test_gateway_vectors_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cJSON.h"
 #include "kiln_device.h"
 #include "kiln_fake_port.h"
 #include "kiln_improv.h"
@@ -310,6 +311,22 @@ static void test_revoked_stops(void **state)
     assert_int_equal(g_fake.ws_opens, opens + 1);
 }
 
+static kiln_command_status_t cmd_result(void *ctx, const cJSON *args, cJSON *result, char *error, size_t size)
+{
+    size_t n = *(size_t *)ctx; /* bytes of text to return */
+    const cJSON *fail = cJSON_GetObjectItemCaseSensitive(args, "fail");
+    if (cJSON_IsTrue(fail)) {
+        snprintf(error, size, "kiln door \"open\"");
+        return KILN_COMMAND_ERROR;
+    }
+    char *text = calloc(n + 1u, 1);
+    memset(text, 't', n);
+    cJSON_AddStringToObject(result, "text", text);
+    cJSON_AddNumberToObject(result, "n", (double)n);
+    free(text);
+    return KILN_COMMAND_OK;
+}
+
 static void test_commands_config_and_bad_messages(void **state)
 {
     (void)state;
@@ -319,6 +336,18 @@ static void test_commands_config_and_bad_messages(void **state)
     assert_non_null(strstr(last_sent(), "\"id\":\"c1\",\"status\":\"ok\""));
     event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":3,\"id\":\"c2\",\"name\":\"self_destruct\"}");
     assert_non_null(strstr(last_sent(), "\"status\":\"unsupported\""));
+    /* An application command: its result goes out as is; one too big for the send buffer is an error. */
+    static size_t result_len = 10;
+    assert_int_equal(kiln_device_add_command(dev, "kiln_report", cmd_result, &result_len), KILN_OK);
+    assert_int_equal(kiln_device_add_command(dev, "ping", cmd_result, &result_len), KILN_ERR_INVALID_ARG);
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":6,\"id\":\"a1\",\"name\":\"kiln_report\"}");
+    assert_non_null(strstr(last_sent(), "\"status\":\"ok\",\"result\":{\"text\":\"tttttttttt\",\"n\":10}"));
+    event(KILN_PORT_EVENT_WS_TEXT, 0,
+          "{\"type\":\"command\",\"seq\":7,\"id\":\"a2\",\"name\":\"kiln_report\",\"args\":{\"fail\":true}}");
+    assert_non_null(strstr(last_sent(), "\"status\":\"error\",\"error\":\"kiln door \\\"open\\\"\""));
+    result_len = KILN_DEVICE_TX_MAX;
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":8,\"id\":\"a3\",\"name\":\"kiln_report\"}");
+    assert_non_null(strstr(last_sent(), "\"id\":\"a3\",\"status\":\"error\",\"error\":\"result too large\""));
     event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":4,\"id\":\"c3\",\"name\":\"ping\",\"expiresAt\":5}");
     assert_non_null(strstr(last_sent(), "\"status\":\"expired\""));
     event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"config\",\"seq\":5,\"telemetrySec\":60}");

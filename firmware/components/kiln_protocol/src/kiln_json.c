@@ -253,9 +253,9 @@ kiln_err_t kiln_json_parse(const char *text, size_t len, cJSON **out)
     if (!scan_document(&s)) {
         return KILN_ERR_MSG_INVALID_JSON;
     }
-    char *copy = NULL;
+    char *copy = NULL; /* cJSON's allocator: the core's heap use goes through one pair of hooks */
     if (s.needs_fix) {
-        copy = malloc(len);
+        copy = cJSON_malloc(len);
         if (copy == NULL) {
             return KILN_ERR_NO_MEM;
         }
@@ -265,7 +265,7 @@ kiln_err_t kiln_json_parse(const char *text, size_t len, cJSON **out)
     }
     /* The scan proved the syntax, so a NULL from cJSON now means the heap ran out. */
     cJSON *root = cJSON_ParseWithLength(copy != NULL ? copy : text, len);
-    free(copy);
+    cJSON_free(copy);
     if (root == NULL) {
         return KILN_ERR_NO_MEM;
     }
