@@ -132,8 +132,14 @@ kiln_err_t kiln_client_encode_command_result(uint32_t seq, const char *id, const
         while (n > 0 && n < full && ((unsigned char)error[n] & 0xC0u) == 0x80u) {
             n--;
         }
+        /* SPEC `text`: no control characters, so an app's "bad\nvalue" still passes the gateway. */
+        char text[ERROR_TEXT_MAX];
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)error[i];
+            text[i] = (c < 0x20u || c == 0x7fu) ? ' ' : (char)c;
+        }
         kiln_jout_key(&w, "error");
-        kiln_jout_strn(&w, error, n);
+        kiln_jout_strn(&w, text, n);
     }
     return end(&w, len);
 }

@@ -139,15 +139,18 @@ static uint8_t set_gateway(kiln_device_t *dev, const kiln_rpc_frame_t *req)
     return store_string(dev, KILN_KV_GATEWAY, dev->settings.url, sizeof(dev->settings.url), req->data, len);
 }
 
+/* An empty value clears the CA: the device then trusts its CA bundle (SPEC.md §2.3). */
 static uint8_t set_ca(kiln_device_t *dev, const kiln_rpc_frame_t *req)
 {
-    if (req->data_len < sizeof(CA_PREFIX) - 1u || memcmp(req->data, CA_PREFIX, sizeof(CA_PREFIX) - 1u) != 0) {
+    bool clear = req->data_len == 0;
+    if (!clear &&
+        (req->data_len < sizeof(CA_PREFIX) - 1u || memcmp(req->data, CA_PREFIX, sizeof(CA_PREFIX) - 1u) != 0)) {
         return KILN_RPC_STATUS_BAD_VALUE;
     }
-    if (kiln_port_kv_set(KILN_KV_CA, req->data, req->data_len) != KILN_PORT_OK) {
+    if (kiln_port_kv_set(KILN_KV_CA, clear ? "" : (const char *)req->data, req->data_len) != KILN_PORT_OK) {
         return KILN_RPC_STATUS_STORAGE;
     }
-    dev->settings.has_ca = true;
+    dev->settings.has_ca = !clear;
     kiln_dev_settings_changed(dev);
     return KILN_RPC_STATUS_OK;
 }

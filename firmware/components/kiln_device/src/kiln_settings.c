@@ -29,7 +29,7 @@ void kiln_settings_load(kiln_settings_t *s)
     s->has_key = kiln_port_kv_get(KILN_KV_KEY, s->key, sizeof(s->key), &len) == KILN_PORT_OK && len == sizeof(s->key);
     char probe[1];
     kiln_port_err_t ca = kiln_port_kv_get(KILN_KV_CA, probe, sizeof(probe), &len);
-    s->has_ca = ca == KILN_PORT_OK || ca == KILN_PORT_ERR_TOO_LARGE;
+    s->has_ca = (ca == KILN_PORT_OK && len > 0) || ca == KILN_PORT_ERR_TOO_LARGE; /* empty: cleared */
     uint8_t revoked = 0;
     s->revoked = kiln_port_kv_get(KILN_KV_REVOKED, &revoked, 1, &len) == KILN_PORT_OK && len == 1 && revoked == 1;
 }

@@ -80,9 +80,12 @@ static void test_writer_escapes_numbers_and_bounds(void **state)
     assert_int_equal(kiln_client_encode_command_result(1, "c-1", "error", NULL, text, out, sizeof(out), &len),
                      KILN_OK);
     assert_int_equal(len, strlen(out));
-    cJSON *m = cJSON_ParseWithLength(out, len); /* (controls are escaped, but SPEC text refuses them) */
+    /* Quotes and backslashes are escaped; control characters become spaces (SPEC `text`). */
+    assert_device_message(out, len, "command_result");
+    cJSON *m = cJSON_ParseWithLength(out, len);
     assert_non_null(m);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "error")->valuestring, text);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "error")->valuestring,
+                        "quote \" backslash \\ nl   tab   ctl    del   caf\xc3\xa9 \xe2\x82\xac");
     cJSON_Delete(m);
     assert_int_equal(kiln_client_encode_command_result(2, "c-2", "error", NULL, "a \"b\" \\ caf\xc3\xa9", out,
                                                        sizeof(out), &len),

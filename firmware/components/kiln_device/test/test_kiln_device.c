@@ -244,6 +244,25 @@ static void test_provisioning_over_improv_and_rpc(void **state)
     assert_non_null(strstr(scan(15)->data, "\"state\":\"gateway_connecting\""));
 }
 
+/* SPEC §2.3: an empty SET_CA_CERT clears the CA, and the next session trusts the bundle. */
+static void test_empty_ca_clears_it(void **state)
+{
+    (void)state;
+    fake_kv_put("ca_pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    bring_online();
+    assert_string_equal(g_fake.ws_ca_key, "ca_pem");
+    rpc(KILN_RPC_METHOD_SET_CA_CERT, 20, NULL, 0);
+    assert_int_equal(scan(20)->status, KILN_RPC_STATUS_OK);
+    event(KILN_PORT_EVENT_WS_CLOSED, 1000, NULL);
+    advance(2000);
+    assert_true(g_fake.ws_opens >= 2);
+    assert_string_equal(g_fake.ws_ca_key, "");
+    start(); /* and after a reboot too */
+    event(KILN_PORT_EVENT_WIFI_CONNECTED, 0, NULL);
+    event(KILN_PORT_EVENT_TIME_SYNCED, 0, NULL);
+    assert_string_equal(g_fake.ws_ca_key, "");
+}
+
 static void test_telemetry_resend_after_reconnect(void **state)
 {
     (void)state;
@@ -396,6 +415,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_provisioning_over_improv_and_rpc, setup),
+        cmocka_unit_test_setup(test_empty_ca_clears_it, setup),
         cmocka_unit_test_setup(test_telemetry_resend_after_reconnect, setup),
         cmocka_unit_test_setup(test_revoked_stops, setup),
         cmocka_unit_test_setup(test_commands_config_and_bad_messages, setup),
