@@ -6,11 +6,17 @@
  * serial port the board has.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AutoResetCircuit } from './auto-reset.ts';
-import { type BootStage, idleBootStage, type RunningStage } from './boot/boot-stage.ts';
+import type { BootStage, RunningStage } from './boot/boot-stage.ts';
+import { type AppState, type FirmwareBootOptions, firmwareBootStage } from './boot/firmware-boot.ts';
 import { type BootMode, type Chip, createChip, type MacAddress, parseMac, type ResetReason } from './chips/index.ts';
 import { FlashChip } from './flash/flash-chip.ts';
 import { SpiNor } from './flash/spi-nor.ts';
+import { type FaultOptions, LinkFaults } from './link/faults.ts';
+import { FlashBusyClock } from './link/timing.ts';
 import { RomLoader } from './rom/loader.ts';
 import { type HostPort, UartBridge } from './uart-bridge.ts';
 
@@ -23,8 +29,20 @@ export interface VirtualBoardOptions {
   flashSize?: number;
   /** Base MAC; by default an Espressif OUI and three bytes derived from the flash file path. */
   mac?: string | MacAddress;
-  /** What runs when the chip boots from flash; default: nothing (idle). */
+  /**
+   * What runs when the chip boots from flash; default: the ROM's load, the ESP-IDF
+   * second-stage bootloader and the app (firmware-boot.ts), configured by `firmware`.
+   */
   bootStage?: BootStage;
+  /** Host builds of the Kiln firmware the board runs as the app, and boot-loop timing. */
+  firmware?: FirmwareBootOptions;
+  /**
+   * The timing model (link/timing.ts): UART bytes take 10 bit times at the current
+   * baud rate both ways, flash erase/program take W25Q32JV typical times. Default off.
+   */
+  timing?: boolean;
+  /** Fault injection (link/faults.ts): bit errors, dropped bytes, a power cut. Default off. */
+  faults?: FaultOptions;
   /** See auto-reset.ts; default 150 ms. */
   strapWindowMs?: number;
   /**
@@ -35,14 +53,15 @@ export interface VirtualBoardOptions {
   powerOnInDownloadMode?: boolean;
 }
 
-/** reset: EN held low; strapping: EN just rose; download: ROM loader; stub: flasher stub; app: booted from flash. */
-export type BoardState = 'reset' | 'strapping' | 'download' | 'stub' | 'app';
+/** reset: EN held low; strapping: EN just rose; download: ROM loader; stub: flasher stub; app: booted from flash; off: power cut (until the next reset). */
+export type BoardState = 'reset' | 'strapping' | 'download' | 'stub' | 'app' | 'off';
 
 export interface BoardEvent {
-  /** reset: EN went low; boot: the chip started; fault: a bug in the emulation (answered as an error). */
-  type: 'reset' | 'boot' | 'fault';
+  /** reset: EN went low; boot: the chip started; app: what runs after a flash boot; power-cut: injected power loss; fault: a bug in the emulation (answered as an error). */
+  type: 'reset' | 'boot' | 'app' | 'power-cut' | 'fault';
   mode?: BootMode;
   reason?: ResetReason;
+  app?: AppState;
   error?: unknown;
 }
 
@@ -57,6 +76,15 @@ export class VirtualBoard {
   readonly #listeners = new Set<(event: BoardEvent) => void>();
   #loader: RomLoader | undefined;
   #stage: RunningStage | undefined;
+  #app: AppState | undefined;
+  /** Counts chip runs: a stage's late callbacks are ignored once the chip has moved on. */
+  #run = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #nvsDir: string | undefined;
+  readonly #busy: FlashBusyClock | undefined;
+  /** Link and power faults, when injected; `faults.enabled = false` gives a clean link. */
+  readonly faults: LinkFaults | undefined;
+  #poweredOff = false;
   #closed = false;
 
   constructor(options: VirtualBoardOptions) {
@@ -70,11 +98,22 @@ export class VirtualBoard {
     }
     this.flash = flash;
     this.#spiNor = new SpiNor(flash, this.chip.flashVendor);
-    this.#bootStage = options.bootStage ?? idleBootStage;
-    this.#bridge = new UartBridge({
-      setLines: (lines) => this.#circuit.set(lines),
-      receive: (data) => this.#receive(data),
-    });
+    this.#bootStage = options.bootStage ?? firmwareBootStage(options.firmware);
+    this.faults = options.faults ? new LinkFaults(options.faults) : undefined;
+    if (options.timing) {
+      const busy = new FlashBusyClock();
+      this.#busy = busy;
+      flash.onOperation = (op) => busy.add(op);
+    }
+    const cutAfter = options.faults?.powerCutAfterBytes;
+    if (cutAfter !== undefined) flash.armPowerCut(cutAfter, () => this.#powerCut());
+    this.#bridge = new UartBridge(
+      {
+        setLines: (lines) => this.#circuit.set(lines),
+        receive: (data) => this.#receive(data),
+      },
+      { timing: options.timing ?? false, ...(this.faults ? { faults: this.faults } : {}) },
+    );
     this.#circuit = new AutoResetCircuit(
       { reset: () => this.#reset(), boot: (mode) => this.#boot(mode, 'power-on') },
       options.strapWindowMs === undefined ? {} : { strapWindowMs: options.strapWindowMs },
@@ -83,9 +122,15 @@ export class VirtualBoard {
   }
 
   get state(): BoardState {
+    if (this.#poweredOff) return 'off';
     if (this.#circuit.state !== 'running') return this.#circuit.state;
     if (this.#loader) return this.#loader.stub ? 'stub' : 'download';
     return 'app';
+  }
+
+  /** What runs after the last flash boot (undefined in reset or download mode). */
+  get app(): AppState | undefined {
+    return this.#app;
   }
 
   /** Takes the board's serial port; undefined when another host holds it. */
@@ -110,7 +155,9 @@ export class VirtualBoard {
     this.#closed = true;
     this.#circuit.dispose();
     this.#stopRunning();
+    this.flash.onOperation = undefined;
     if (this.#ownsFlash) this.flash.close();
+    if (this.#nvsDir) rmSync(this.#nvsDir, { recursive: true, force: true });
   }
 
   #emit(event: BoardEvent): void {
@@ -119,11 +166,25 @@ export class VirtualBoard {
 
   #reset(): void {
     this.#stopRunning();
+    this.#bridge.clearToChip();
     this.#emit({ type: 'reset' });
+  }
+
+  /** Injected power loss: the chip stops dead; the next EN rising edge powers it up again. */
+  #powerCut(): void {
+    this.#stopRunning();
+    this.#bridge.clearToChip();
+    this.#poweredOff = true;
+    if (this.faults) this.faults.counts.powerCuts++;
+    this.#emit({ type: 'power-cut' });
   }
 
   #boot(mode: BootMode, reason: ResetReason): void {
     if (this.#closed) return;
+    if (this.#poweredOff) {
+      if (reason === 'software') return; // nothing runs without power
+      this.#poweredOff = false;
+    }
     this.#stopRunning();
     this.#bridge.resetChipUart(mode === 'download');
     this.#bridge.transmit(Buffer.from(this.chip.romBanner(mode, reason), 'latin1'));
@@ -136,6 +197,7 @@ export class VirtualBoard {
         setBaud: (baud) => this.#bridge.setChipBaud(baud),
         uartBaud: () => this.#bridge.chipBaud,
         exit: (how) => (how === 'reboot' ? this.#boot('download', 'software') : this.#runApp()),
+        ...(this.#busy ? { flashBusy: () => this.#busy?.drain() ?? Promise.resolve() } : {}),
         internalError: (error) => this.#emit({ type: 'fault', error }),
       });
     } else {
@@ -146,20 +208,49 @@ export class VirtualBoard {
 
   #runApp(): void {
     this.#stopRunning();
+    const run = this.#run;
+    const current = () => run === this.#run && !this.#closed;
     this.#stage = this.#bootStage.start({
       chip: this.chip,
       flash: this.flash,
-      write: (data) => this.#bridge.transmit(typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data)),
+      write: (data) => {
+        if (current()) {
+          this.#bridge.transmit(typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data));
+        }
+      },
       setBaud: (baud) => this.#bridge.setChipBaud(baud),
+      restart: () => {
+        if (!current()) return;
+        this.#restartTimer = setTimeout(() => this.#boot('flash', 'software'), 0);
+      },
+      report: (app) => {
+        if (!current()) return;
+        this.#app = app;
+        this.#emit({ type: 'app', app });
+      },
+      nvsFile: (offset) => this.#nvsFile(offset),
     });
   }
 
+  /** A host build's NVS: beside the flash file, or in a temporary folder for a flash in memory. */
+  #nvsFile(offset: number): string {
+    const name = `.nvs-0x${offset.toString(16)}.kv`;
+    if (this.flash.path) return `${this.flash.path}${name}`;
+    this.#nvsDir ??= mkdtempSync(join(tmpdir(), 'kiln-board-nvs-'));
+    return join(this.#nvsDir, `flash${name}`);
+  }
+
   #receive(data: Buffer): void {
+    if (this.#poweredOff) return;
     if (this.#loader) this.#loader.receive(data);
     else this.#stage?.receive?.(data);
   }
 
   #stopRunning(): void {
+    this.#run++;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#app = undefined;
     this.#loader?.stop();
     this.#loader = undefined;
     this.#stage?.stop();

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { assertBoardChip, BOARD_CHIPS, formatMac, type MacAddress, parseMac } from './chips/index.ts';
 import { describeSize, parseFlashSize } from './flash/flash-chip.ts';
 import { type RunningBoard, type StartBoardOptions, startBoards } from './index.ts';
+import type { FaultDirection, FaultOptions } from './link/faults.ts';
 import { parseListen } from './tcp-listener.ts';
 
 interface BoardFlags {
@@ -24,6 +25,14 @@ interface BoardFlags {
   public?: boolean;
   json?: boolean;
   download?: boolean;
+  timing?: boolean;
+  appBuild: string[];
+  appWifi?: string;
+  faultSeed?: string;
+  faultBitErrorRate?: string;
+  faultDropRate?: string;
+  faultDirection?: string;
+  faultPowerCutAfter?: string;
 }
 
 const EXAMPLES = `
@@ -36,11 +45,21 @@ Examples:
       RFC 2217 on port 4000 and raw TCP (socket://) on 4001
   kiln board --socket --no-rfc2217 --download
       raw TCP only; the chip waits in download mode (esptool --port socket://…)
+  kiln board --app-build firmware/build-host --app-wifi 'KilnLab:secret'
+      after a flash boot, an image of that host build runs as kiln-device on the
+      serial link (other images: the bootloader log, then a silent "foreign app")
+  kiln board --timing
+      bytes take their UART time at the current baud, erase/program take W25Q32JV
+      typical times: a flash at 115200 takes as long as on a DevKit
+  kiln board --fault-seed 7 --fault-bit-error-rate 1e-4 --fault-drop-rate 1e-5
+      flip one bit in ~1 byte in 10,000 and drop ~1 in 100,000, both ways
+  kiln board --fault-power-cut-after 65536
+      the power goes after 64 KiB of flash programming; the next reset restores it
 
 With --count N, a fixed port P gives RFC 2217 ports P…P+N-1 and socket ports
 P+N…P+2N-1; a --flash path gets -1 … -N before its extension (or replaces {n});
-a --mac is counted up by one per board. The board runs until SIGINT or SIGTERM
-and leaves its flash file synced to disk.`;
+a --mac and a --fault-seed are counted up by one per board. The board runs
+until SIGINT or SIGTERM and leaves its flash file synced to disk.`;
 
 export function registerCommands(program: Command): void {
   program
@@ -56,6 +75,19 @@ export function registerCommands(program: Command): void {
     .option('--no-rfc2217', 'do not serve RFC 2217 (use with --socket)')
     .option('--download', 'power on in download mode, as with BOOT held (socket:// clients cannot reset the chip)')
     .option('--public', 'allow listening on an address other machines can reach')
+    .option(
+      '--app-build <dir>',
+      'a Kiln firmware host build (holds kiln-device) to run as the app; repeatable',
+      collect,
+      [],
+    )
+    .option('--app-wifi <list>', "networks the host app's simulated Wi-Fi sees: ssid:psk[:rssi],…")
+    .option('--timing', 'UART byte times at the current baud and datasheet flash erase/program times')
+    .option('--fault-seed <n>', 'seed for the injected faults (default 1)')
+    .option('--fault-bit-error-rate <p>', 'probability that a byte on the serial link has one bit flipped')
+    .option('--fault-drop-rate <p>', 'probability that a byte on the serial link is lost')
+    .option('--fault-direction <dir>', 'link faults on to-board, to-host or both (default both)')
+    .option('--fault-power-cut-after <bytes>', 'cut the power after this many bytes of flash programming')
     .option('--json', 'print each board as one JSON line')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: BoardFlags, command: Command) => {
@@ -89,6 +121,7 @@ function boardOptions(flags: BoardFlags): StartBoardOptions[] {
   const flashSize = flags.flashSize === undefined ? undefined : parseFlashSize(flags.flashSize);
   const mac = flags.mac === undefined ? undefined : parseMac(flags.mac);
   const flash = flags.flash ?? `.kiln/boards/${flags.chip}.bin`;
+  const faults = faultOptions(flags);
   return Array.from({ length: count }, (_, i) => {
     const path = resolve(count === 1 ? flash : numbered(flash, i + 1));
     mkdirSync(dirname(path), { recursive: true });
@@ -102,11 +135,53 @@ function boardOptions(flags: BoardFlags): StartBoardOptions[] {
       socket: flags.socket ?? false,
       allowPublic: flags.public ?? false,
       powerOnInDownloadMode: flags.download ?? false,
+      timing: flags.timing ?? false,
+      firmware: {
+        appBuilds: flags.appBuild.map((d) => resolve(d)),
+        ...(flags.appWifi === undefined ? {} : { appArgs: ['--wifi', flags.appWifi] }),
+      },
     };
+    if (faults) options.faults = { ...faults, seed: (faults.seed ?? 1) + i };
     if (flashSize !== undefined) options.flashSize = flashSize;
     if (mac) options.mac = addToMac(mac, i);
     return options;
   });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The --fault-* flags, or undefined when none is given. */
+function faultOptions(flags: BoardFlags): FaultOptions | undefined {
+  const number = (flag: string, text: string | undefined, check: (n: number) => boolean, hint: string) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || !check(n)) {
+      throw new UsageError('BOARD_BAD_FAULT', `${flag} ${text} is not ${hint}`, { hint: `pass ${flag} ${hint}` });
+    }
+    return n;
+  };
+  const probability = (p: number) => p >= 0 && p <= 1;
+  const count = (n: number) => Number.isInteger(n) && n >= 0;
+  const out: FaultOptions = {};
+  const seed = number('--fault-seed', flags.faultSeed, count, 'a whole number');
+  const bit = number('--fault-bit-error-rate', flags.faultBitErrorRate, probability, 'a probability from 0 to 1');
+  const drop = number('--fault-drop-rate', flags.faultDropRate, probability, 'a probability from 0 to 1');
+  const cut = number('--fault-power-cut-after', flags.faultPowerCutAfter, count, 'a number of bytes');
+  if (seed !== undefined) out.seed = seed;
+  if (bit !== undefined) out.bitErrorRate = bit;
+  if (drop !== undefined) out.dropRate = drop;
+  if (cut !== undefined) out.powerCutAfterBytes = cut;
+  if (flags.faultDirection !== undefined) {
+    if (!['to-board', 'to-host', 'both'].includes(flags.faultDirection)) {
+      throw new UsageError('BOARD_BAD_FAULT', `--fault-direction ${flags.faultDirection} is not a direction`, {
+        hint: 'pass --fault-direction to-board, to-host or both',
+      });
+    }
+    out.direction = flags.faultDirection as FaultDirection;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function numbered(path: string, n: number): string {

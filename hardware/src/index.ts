@@ -85,6 +85,8 @@ export async function startBoards(list: readonly StartBoardOptions[]): Promise<R
 export { type BoardEvent, type BoardState, VirtualBoard, type VirtualBoardOptions } from './board.ts';
 export type { BootContext, BootStage, RunningStage } from './boot/boot-stage.ts';
 export { idleBootStage } from './boot/boot-stage.ts';
+export { type AppState, type FirmwareBootOptions, firmwareBootStage } from './boot/firmware-boot.ts';
+export { type HostBuild, HostBuilds } from './boot/host-app.ts';
 export {
   BOARD_CHIPS,
   type BoardChipName,
@@ -95,5 +97,8 @@ export {
   parseMac,
 } from './chips/index.ts';
 export { DEFAULT_FLASH_SIZE, FlashChip, parseFlashSize } from './flash/flash-chip.ts';
+export type { FaultDirection, FaultOptions } from './link/faults.ts';
+export { LinkFaults } from './link/faults.ts';
+export { flashBusyMs, W25Q32JV_TYPICAL, wireTimeMs } from './link/timing.ts';
 export type { BoardServer, ListenAddress } from './tcp-listener.ts';
 export type { HostPort } from './uart-bridge.ts';

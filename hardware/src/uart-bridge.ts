@@ -9,6 +9,8 @@
  * rate until CHANGE_BAUDRATE fixes another (its auto-baud detection on SYNC).
  */
 import type { Lines } from './auto-reset.ts';
+import type { LinkFaults } from './link/faults.ts';
+import { PacedLine } from './link/timing.ts';
 
 export const ROM_BAUD = 115200;
 const TOLERANCE = 0.03;
@@ -34,8 +36,18 @@ export interface BridgeChipSide {
   receive(data: Buffer): void;
 }
 
+export interface BridgeOptions {
+  /** Pace both directions at the chip's baud rate (the timing model). */
+  timing?: boolean;
+  /** Bit errors and dropped bytes on the wire. */
+  faults?: LinkFaults;
+}
+
 export class UartBridge {
   readonly #chip: BridgeChipSide;
+  readonly #faults: LinkFaults | undefined;
+  readonly #toHost: PacedLine | undefined;
+  readonly #toChip: PacedLine | undefined;
   #host: { sink: (data: Buffer) => void; port: HostPort } | undefined;
   #hostBaud: number | undefined;
   #lines: Lines = { dtr: false, rts: false };
@@ -43,8 +55,18 @@ export class UartBridge {
   #chipBaud = ROM_BAUD;
   #autoBaud = false;
 
-  constructor(chip: BridgeChipSide) {
+  constructor(chip: BridgeChipSide, options: BridgeOptions = {}) {
     this.#chip = chip;
+    this.#faults = options.faults;
+    if (options.timing) {
+      this.#toHost = new PacedLine((data) => this.#host?.sink(data));
+      this.#toChip = new PacedLine((data) => this.#chip.receive(data));
+    }
+  }
+
+  /** Drops bytes still on the wire towards the chip (it was reset). */
+  clearToChip(): void {
+    this.#toChip?.clear();
   }
 
   get attached(): boolean {
@@ -99,6 +121,8 @@ export class UartBridge {
       close: () => {
         if (bridge.#host?.port !== port) return;
         bridge.#host = undefined;
+        bridge.#toHost?.clear();
+        bridge.#toChip?.clear();
         bridge.#break = false;
         bridge.#hostBaud = undefined;
         bridge.#lines = { dtr: false, rts: false };
@@ -111,13 +135,19 @@ export class UartBridge {
 
   /** Bytes from the chip's UART TX; lost when nobody listens or the rates differ. */
   transmit(data: Buffer): void {
-    if (this.#host && this.#matched()) this.#host.sink(data);
+    if (!this.#host || !this.#matched()) return;
+    const bytes = this.#faults ? this.#faults.apply(data, 'to-host') : data;
+    if (this.#toHost) this.#toHost.send(bytes, this.#chipBaud);
+    else this.#host.sink(bytes);
   }
 
   #fromHost(data: Buffer): void {
     if (this.#break) return; // TX held low: the chip sees a break, not bytes
     if (!this.#matched() && this.#autoBaud && this.#hostBaud !== undefined) this.#chipBaud = this.#hostBaud;
-    if (this.#matched()) this.#chip.receive(data);
+    if (!this.#matched()) return;
+    const bytes = this.#faults ? this.#faults.apply(data, 'to-board') : data;
+    if (this.#toChip) this.#toChip.send(bytes, this.#chipBaud);
+    else this.#chip.receive(bytes);
   }
 
   #matched(): boolean {

@@ -121,12 +121,33 @@ describe('kiln board', () => {
     expect(open.status).toBe(2);
     expect(open.stderr).toContain('pass --public');
     expect(existsSync(join(dir, 'z.bin'))).toBe(false);
+    const rate = run('--flash', join(dir, 'r.bin'), '--fault-bit-error-rate', '2');
+    expect(rate.status).toBe(2);
+    expect(rate.stderr).toContain('[BOARD_BAD_FAULT]');
+    const direction = run('--flash', join(dir, 'd.bin'), '--fault-direction', 'sideways');
+    expect(direction.stderr).toContain('to-board, to-host or both');
   });
 
   it('--help shows the options and examples', () => {
     const r = spawnSync(process.execPath, [KILN, 'board', '--help'], { encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(0);
-    for (const flag of ['--chip', '--flash', '--flash-size', '--mac', '--listen', '--count', '--socket', '--json']) {
+    for (const flag of [
+      '--chip',
+      '--flash',
+      '--flash-size',
+      '--mac',
+      '--listen',
+      '--count',
+      '--socket',
+      '--json',
+      '--app-build',
+      '--timing',
+      '--fault-seed',
+      '--fault-bit-error-rate',
+      '--fault-drop-rate',
+      '--fault-direction',
+      '--fault-power-cut-after',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('Examples:');

@@ -202,6 +202,37 @@ describe.concurrent('esptool v5 against the virtual board', () => {
   );
 
   it(
+    'boots the real ESP-IDF hello_world build written by esptool: verified app description, foreign app',
+    async () => {
+      const fixture = fileURLToPath(
+        new URL('../../../shared/fixtures/esp-idf-builds/hello_world_esp32/', import.meta.url),
+      );
+      const b = await board({ chip: 'esp32' });
+      const out = ok(
+        await esptool(
+          b.url,
+          'write-flash',
+          '0x1000',
+          join(fixture, 'bootloader/bootloader.bin'),
+          '0x8000',
+          join(fixture, 'partition_table/partition-table.bin'),
+          '0x10000',
+          join(fixture, 'hello_world.bin'),
+        ),
+      );
+      expect(out).toContain('Hard resetting via RTS pin...');
+      await until(() => b.board.app?.kind === 'foreign');
+      const app = b.board.app;
+      expect(app?.kind === 'foreign' && app.description).toMatchObject({
+        projectName: 'hello_world',
+        version: 'qa-test-v5.0.2-20230428-283-g96',
+        idfVersion: 'v5.0.1-751-g96c4ec8df2',
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'serves socket:// to a board waiting in download mode (no reset possible)',
     async () => {
       const b = await board({ chip: 'esp32c3', rfc2217: false, socket: true, powerOnInDownloadMode: true });

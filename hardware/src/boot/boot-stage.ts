@@ -1,12 +1,11 @@
 /**
  * What runs after the ROM when the chip boots from flash. The ROM prints its reset
- * and boot lines, then hands over to a boot stage. The second-stage bootloader (read
- * the partition table and otadata, check the app image, run the host build of the
- * firmware) plugs in here; until then the board stays idle, as a chip would in a
- * loop waiting for nothing.
+ * and boot lines, then hands over to a boot stage: by default firmware-boot.ts (the
+ * ROM's load, the second-stage bootloader, the app); idleBootStage stays silent.
  */
 import type { Chip } from '../chips/chip.ts';
 import type { FlashChip } from '../flash/flash-chip.ts';
+import type { AppState } from './firmware-boot.ts';
 
 export interface BootContext {
   readonly chip: Chip;
@@ -15,6 +14,12 @@ export interface BootContext {
   write(data: string | Uint8Array): void;
   /** Sets the chip's UART rate (an app that reconfigures its console). */
   setBaud(baud: number): void;
+  /** A software reset (the bootloader's `bootloader_reset`): the chip boots again. */
+  restart?(): void;
+  /** Tells the board what runs now (board.app, and an 'app' event). */
+  report?(state: AppState): void;
+  /** The file a host build keeps the NVS partition at this offset in. */
+  nvsFile?(partitionOffset: number): string;
 }
 
 /** A running stage: it gets the chip's UART RX and is stopped by the next reset. */

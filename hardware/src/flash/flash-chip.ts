@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '@kiln/protocol';
+import type { FlashOperation } from '../link/timing.ts';
 
 export const SECTOR_SIZE = 0x1000;
 export const BLOCK_SIZE = 0x10000;
@@ -16,6 +17,9 @@ export const FLASH_SIZES: readonly number[] = [18, 19, 20, 21, 22, 23, 24].map((
 
 /** An access outside the chip or an erase not on a sector boundary. */
 export class FlashRangeError extends RangeError {}
+
+/** The chip lost power in the middle of programming (fault injection). */
+export class PowerLossError extends Error {}
 
 /** Files open in this process, so two boards never share one. */
 const openFiles = new Set<string>();
@@ -43,6 +47,9 @@ export class FlashChip {
   readonly path: string | undefined;
   readonly #image: Buffer;
   #fd: number | undefined;
+  #powerCut: { remaining: number; onCut: () => void } | undefined;
+  /** Sees every program and erase (the timing model counts their busy time). */
+  onOperation: ((op: FlashOperation) => void) | undefined;
 
   private constructor(image: Buffer, path?: string, fd?: number) {
     this.#image = image;
@@ -112,19 +119,41 @@ export class FlashChip {
     return Buffer.from(this.#image.subarray(offset, offset + length));
   }
 
-  /** Page program: every byte becomes `old & new`; bits already 0 stay 0. */
+  /**
+   * Page program: every byte becomes `old & new`; bits already 0 stay 0. With a power
+   * cut armed, only the bytes before the cut are programmed, then PowerLossError.
+   */
   program(offset: number, data: Uint8Array): void {
     this.#check(offset, data.length);
-    for (let i = 0; i < data.length; i++) this.#image[offset + i] = (this.#image[offset + i] ?? 0) & (data[i] ?? 0);
-    this.#persist(offset, data.length);
+    const cut = this.#powerCut;
+    const length = cut ? Math.min(data.length, cut.remaining) : data.length;
+    for (let i = 0; i < length; i++) this.#image[offset + i] = (this.#image[offset + i] ?? 0) & (data[i] ?? 0);
+    this.#persist(offset, length);
+    this.onOperation?.({ kind: 'program', offset, length });
+    if (cut) {
+      cut.remaining -= length;
+      if (length < data.length || cut.remaining === 0) {
+        this.#powerCut = undefined;
+        cut.onCut();
+        throw new PowerLossError(`power lost after programming byte ${offset + length - 1}`);
+      }
+    }
+  }
+
+  /** After `bytes` more bytes of programming the power goes (once); `onCut` runs first. */
+  armPowerCut(bytes: number, onCut: () => void): void {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`power cut after ${bytes} bytes`);
+    this.#powerCut = { remaining: bytes, onCut };
   }
 
   eraseSector(address: number): void {
     this.#erase(address, SECTOR_SIZE);
+    this.onOperation?.({ kind: 'erase-sector', offset: address });
   }
 
   eraseBlock(address: number): void {
     this.#erase(address, BLOCK_SIZE);
+    this.onOperation?.({ kind: 'erase-block', offset: address });
   }
 
   /** Erases [offset, offset+length) with sector erases; both must be sector-aligned. */
@@ -139,6 +168,7 @@ export class FlashChip {
     while (at < end) {
       const step = at % BLOCK_SIZE === 0 && end - at >= BLOCK_SIZE ? BLOCK_SIZE : SECTOR_SIZE;
       this.#image.fill(0xff, at, at + step);
+      this.onOperation?.({ kind: step === BLOCK_SIZE ? 'erase-block' : 'erase-sector', offset: at });
       at += step;
     }
     this.#persist(offset, length);
@@ -147,6 +177,7 @@ export class FlashChip {
   eraseChip(): void {
     this.#image.fill(0xff);
     this.#persist(0, this.size);
+    this.onOperation?.({ kind: 'erase-chip', size: this.size });
   }
 
   /** Flushes the file to disk. */

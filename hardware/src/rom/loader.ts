@@ -34,6 +34,8 @@ export interface LoaderHost {
   uartBaud(): number;
   /** The loader leaves: the board boots the app (`run`) or resets in software (`reboot`). */
   exit(how: 'run' | 'reboot'): void;
+  /** Waits while the flash is busy with what the last command erased or programmed (timing model). */
+  flashBusy?(): Promise<void>;
   /** A bug in a handler (not a failure it reports): answered as "undefined error", then reported here. */
   internalError?(error: unknown): void;
 }
@@ -138,6 +140,8 @@ export class RomLoader {
       }
       return;
     }
+    if (this.#stopped) return;
+    await this.#host.flashBusy?.();
     if (this.#stopped) return;
     if (!reply.silent) this.#respond(op, reply.value ?? 0, reply.data, [0, 0], reply.repeat ?? 1);
     reply.after?.();

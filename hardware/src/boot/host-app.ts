@@ -1,0 +1,116 @@
+/**
+ * The app, when it is the Kiln firmware: the board is given host builds (directories
+ * the firmware's host build writes, each with a `kiln-device` executable and the app
+ * image of it). An image whose esp_app_desc_t says project `kiln_firmware` and whose
+ * app_elf_sha256 is the SHA-256 of one of those executables is run as that process:
+ * its stdin/stdout are the chip's UART, it is killed when the chip resets, and its
+ * NVS is a key-value file beside the board's flash file, one per NVS partition
+ * offset (`<flash>.nvs-0x9000.kv`): the minimum viable hand-over, not a translation
+ * to and from the NVS partition bytes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AppDescription } from '../formats/app-image.ts';
+
+export const KILN_PROJECT_NAME = 'kiln_firmware';
+export const HOST_EXECUTABLE = 'kiln-device';
+
+export interface HostBuild {
+  dir: string;
+  executable: string;
+  sha256: string;
+}
+
+/** The host builds a board knows; hashes are recomputed when an executable changes. */
+export class HostBuilds {
+  readonly #dirs: string[];
+  readonly #cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+
+  constructor(dirs: readonly string[]) {
+    this.#dirs = dirs.map((d) => resolve(d));
+  }
+
+  get dirs(): readonly string[] {
+    return this.#dirs;
+  }
+
+  list(): HostBuild[] {
+    const out: HostBuild[] = [];
+    for (const dir of this.#dirs) {
+      const executable = join(dir, HOST_EXECUTABLE);
+      if (!existsSync(executable)) continue;
+      const st = statSync(executable);
+      let cached = this.#cache.get(executable);
+      if (!cached || cached.mtimeMs !== st.mtimeMs || cached.size !== st.size) {
+        cached = {
+          mtimeMs: st.mtimeMs,
+          size: st.size,
+          sha256: createHash('sha256').update(readFileSync(executable)).digest('hex'),
+        };
+        this.#cache.set(executable, cached);
+      }
+      out.push({ dir, executable, sha256: cached.sha256 });
+    }
+    return out;
+  }
+
+  /** The build an app image is, or undefined for a foreign app. */
+  match(description: AppDescription | undefined): HostBuild | undefined {
+    if (!description || description.projectName !== KILN_PROJECT_NAME) return undefined;
+    return this.list().find((b) => b.sha256 === description.elfSha256);
+  }
+}
+
+export interface HostAppOptions {
+  build: HostBuild;
+  chip: string;
+  mac: string;
+  /** The key-value file the device keeps its NVS in. */
+  nvsFile: string;
+  /** More arguments for kiln-device (e.g. `--wifi ssid:psk`). */
+  args?: readonly string[];
+  /** Bytes the app writes to its UART (stdout; stderr too, as ESP_LOG would). */
+  output(data: Buffer): void;
+  exited?(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** A running kiln-device process. stop() kills it (a reset gives it no time to clean up). */
+export class HostApp {
+  readonly #child: ChildProcess;
+  #done = false;
+
+  constructor(options: HostAppOptions) {
+    const args = ['--chip', options.chip, '--mac', options.mac, '--nvs', options.nvsFile, ...(options.args ?? [])];
+    this.#child = spawn(options.build.executable, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.build.dir });
+    this.#child.stdout?.on('data', (d: Buffer) => {
+      if (!this.#done) options.output(d);
+    });
+    this.#child.stderr?.on('data', (d: Buffer) => {
+      if (!this.#done) options.output(d);
+    });
+    this.#child.stdin?.on('error', () => {});
+    this.#child.on('error', () => {});
+    this.#child.on('exit', (code, signal) => {
+      if (this.#done) return;
+      this.#done = true;
+      options.exited?.(code, signal);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Bytes from the UART RX into the app's stdin. */
+  write(data: Buffer): void {
+    if (!this.#done && this.#child.stdin?.writable) this.#child.stdin.write(data);
+  }
+
+  stop(): void {
+    this.#done = true;
+    this.#child.stdin?.destroy();
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+  }
+}
