@@ -141,42 +141,39 @@ describe('normal boot', () => {
     expect(h.board.app?.kind).toBe('foreign');
   });
 
-  it.skipIf(!existsSync(join(HOST_BUILD, 'kiln-device')))(
-    'runs a registered Kiln host build as the app, on the serial link, and kills it on reset',
-    async () => {
-      const build = (name: string) => readFileSync(join(HOST_BUILD, name));
-      const h = boardWith(
-        [
-          [0x1000, build('bootloader/bootloader.bin')],
-          [0x8000, build('partition_table/partition-table.bin')],
-          [0xd000, build('ota_data_initial.bin')],
-          [0x10000, build('kiln_firmware.bin')],
-        ],
-        { firmware: { appBuilds: [HOST_BUILD], rebootDelayMs: 50 } },
-      );
-      await until(() => h.board.app !== undefined);
-      const app = h.board.app as Extract<AppState, { kind: 'host' }>;
-      expect(app.kind).toBe('host');
-      expect(app.description.projectName).toBe('kiln_firmware');
-      const boot = h.take().toString('latin1');
-      expect(boot).toContain('No factory image, trying OTA 0');
-      expect(boot).toContain('Set actual ota_seq=1 in otadata[0]');
-      const log = await bootLog(h, (t) => t.includes('kiln: state'));
-      expect(log).toMatch(/kiln_firmware/);
-      h.port.write(Buffer.from('version\r\n'));
-      expect(await bootLog(h, (t) => t.includes('protocol=kiln.v1'))).toMatch(/kiln_firmware \S+ protocol=kiln\.v1/);
-      const pid = app.pid ?? 0;
-      h.port.setLines({ dtr: false, rts: true }); // EN low: the chip stops, the process dies
-      await until(() => !alive(pid));
-      h.port.setLines({ rts: false });
-      await until(() => h.board.app?.kind === 'host');
-      const again = h.board.app as Extract<AppState, { kind: 'host' }>;
-      expect(again.pid).not.toBe(pid);
-      h.close();
-      await until(() => !alive(again.pid ?? 0));
-    },
-    15_000,
-  );
+  // firmware/build-host is built by vitest.global-setup.ts before any test runs.
+  it('runs a registered Kiln host build as the app, on the serial link, and kills it on reset', async () => {
+    const build = (name: string) => readFileSync(join(HOST_BUILD, name));
+    const h = boardWith(
+      [
+        [0x1000, build('bootloader/bootloader.bin')],
+        [0x8000, build('partition_table/partition-table.bin')],
+        [0xd000, build('ota_data_initial.bin')],
+        [0x10000, build('kiln_firmware.bin')],
+      ],
+      { firmware: { appBuilds: [HOST_BUILD], rebootDelayMs: 50 } },
+    );
+    await until(() => h.board.app !== undefined);
+    const app = h.board.app as Extract<AppState, { kind: 'host' }>;
+    expect(app.kind).toBe('host');
+    expect(app.description.projectName).toBe('kiln_firmware');
+    const boot = h.take().toString('latin1');
+    expect(boot).toContain('No factory image, trying OTA 0');
+    expect(boot).toContain('Set actual ota_seq=1 in otadata[0]');
+    const log = await bootLog(h, (t) => t.includes('kiln: state'));
+    expect(log).toMatch(/kiln_firmware/);
+    h.port.write(Buffer.from('version\r\n'));
+    expect(await bootLog(h, (t) => t.includes('protocol=kiln.v1'))).toMatch(/kiln_firmware \S+ protocol=kiln\.v1/);
+    const pid = app.pid ?? 0;
+    h.port.setLines({ dtr: false, rts: true }); // EN low: the chip stops, the process dies
+    await until(() => !alive(pid));
+    h.port.setLines({ rts: false });
+    await until(() => h.board.app?.kind === 'host');
+    const again = h.board.app as Extract<AppState, { kind: 'host' }>;
+    expect(again.pid).not.toBe(pid);
+    h.close();
+    await until(() => !alive(again.pid ?? 0));
+  }, 15_000);
 });
 
 function alive(pid: number): boolean {
