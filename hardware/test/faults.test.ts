@@ -6,7 +6,7 @@
  * the bytes programmed before it, in the flash file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,64 +88,56 @@ describe('link faults', () => {
 });
 
 describe.concurrent('esptool v5 through injected faults', () => {
-  it.skipIf(!existsSync(ESPTOOL))(
-    'never leaves a silently wrong flash (fixed seeds, bit errors and dropped bytes both ways)',
-    async () => {
-      const image = testImage(12_000, 3);
-      const file = join(dir, 'image.bin');
-      writeFileSync(file, image);
-      const seeds = [1, 2, 3, 4, 5];
-      const runs = await Promise.all(
-        seeds.map(async (seed) => {
-          const b = await startBoard({
-            chip: 'esp32',
-            flash: join(dir, `seed-${seed}.bin`),
-            faults: { seed, bitErrorRate: 2e-4, dropRate: 1e-4, direction: 'both' },
-          });
-          boards.add(b);
-          const run = await esptool(b.url, ['--connect-attempts', '2', 'write-flash', '0x10000', file]);
-          return { seed, b, run };
-        }),
-      );
-      let faults = 0;
-      for (const { b, run } of runs) {
-        faults += (b.board.faults?.counts.bitErrors ?? 0) + (b.board.faults?.counts.droppedBytes ?? 0);
-        expect(run.killed, `esptool hung:\n${run.out}`).toBe(false);
-        const written = b.board.flash.read(0x10000, image.length).equals(image);
-        if (run.code === 0) {
-          expect(run.out).toContain('Hash of data verified.');
-          expect(written).toBe(true);
-        } else {
-          expect(run.out).toMatch(/error|fail|timed out|invalid/i);
-        }
+  it('never leaves a silently wrong flash (fixed seeds, bit errors and dropped bytes both ways)', async () => {
+    const image = testImage(12_000, 3);
+    const file = join(dir, 'image.bin');
+    writeFileSync(file, image);
+    const seeds = [1, 2, 3, 4, 5];
+    const runs = await Promise.all(
+      seeds.map(async (seed) => {
+        const b = await startBoard({
+          chip: 'esp32',
+          flash: join(dir, `seed-${seed}.bin`),
+          faults: { seed, bitErrorRate: 2e-4, dropRate: 1e-4, direction: 'both' },
+        });
+        boards.add(b);
+        const run = await esptool(b.url, ['--connect-attempts', '2', 'write-flash', '0x10000', file]);
+        return { seed, b, run };
+      }),
+    );
+    let faults = 0;
+    for (const { b, run } of runs) {
+      faults += (b.board.faults?.counts.bitErrors ?? 0) + (b.board.faults?.counts.droppedBytes ?? 0);
+      expect(run.killed, `esptool hung:\n${run.out}`).toBe(false);
+      const written = b.board.flash.read(0x10000, image.length).equals(image);
+      if (run.code === 0) {
+        expect(run.out).toContain('Hash of data verified.');
+        expect(written).toBe(true);
+      } else {
+        expect(run.out).toMatch(/error|fail|timed out|invalid/i);
       }
-      expect(faults).toBeGreaterThan(0); // the seeds do hit the transfer
-      console.log(
-        runs
-          .map(({ seed, run, b }) => `seed ${seed}: exit ${run.code}, faults ${JSON.stringify(b.board.faults?.counts)}`)
-          .join('\n'),
-      );
-    },
-    60_000,
-  );
+    }
+    expect(faults).toBeGreaterThan(0); // the seeds do hit the transfer
+    console.log(
+      runs
+        .map(({ seed, run, b }) => `seed ${seed}: exit ${run.code}, faults ${JSON.stringify(b.board.faults?.counts)}`)
+        .join('\n'),
+    );
+  }, 60_000);
 
-  it.skipIf(!existsSync(ESPTOOL))(
-    'fails loudly on a power cut mid-write; the flash file keeps exactly what was programmed',
-    async () => {
-      const image = testImage(16_384, 5);
-      const file = join(dir, 'cut.bin');
-      writeFileSync(file, image);
-      const flashFile = join(dir, 'power-cut.bin');
-      const b = await startBoard({ chip: 'esp32', flash: flashFile, faults: { powerCutAfterBytes: 5000 } });
-      boards.add(b);
-      const run = await esptool(b.url, ['write-flash', '0x10000', file]);
-      expect(run.killed).toBe(false);
-      expect(run.code).not.toBe(0);
-      expect(b.board.faults?.counts.powerCuts).toBe(1); // (esptool's final hard reset powered it up again)
-      const onDisk = readFileSync(flashFile);
-      expect(onDisk.subarray(0x10000, 0x10000 + 5000).equals(image.subarray(0, 5000))).toBe(true);
-      expect(onDisk.subarray(0x10000 + 5000, 0x10000 + 0x2000).every((x) => x === 0xff)).toBe(true);
-    },
-    60_000,
-  );
+  it('fails loudly on a power cut mid-write; the flash file keeps exactly what was programmed', async () => {
+    const image = testImage(16_384, 5);
+    const file = join(dir, 'cut.bin');
+    writeFileSync(file, image);
+    const flashFile = join(dir, 'power-cut.bin');
+    const b = await startBoard({ chip: 'esp32', flash: flashFile, faults: { powerCutAfterBytes: 5000 } });
+    boards.add(b);
+    const run = await esptool(b.url, ['write-flash', '0x10000', file]);
+    expect(run.killed).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(b.board.faults?.counts.powerCuts).toBe(1); // (esptool's final hard reset powered it up again)
+    const onDisk = readFileSync(flashFile);
+    expect(onDisk.subarray(0x10000, 0x10000 + 5000).equals(image.subarray(0, 5000))).toBe(true);
+    expect(onDisk.subarray(0x10000 + 5000, 0x10000 + 0x2000).every((x) => x === 0xff)).toBe(true);
+  }, 60_000);
 });
