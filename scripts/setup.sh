@@ -23,6 +23,7 @@ declare -A APT_FOR=(
   [python3-venv]="a private Python environment for those tools (.venv)"
   [mosquitto]="external-broker and multi-instance gateway tests"
   [openssl]="the gateway's development CA and server certificate"
+  [socat]="pty pairs for the serial transport tests"
 )
 
 say() { printf 'kiln setup: %s\n' "$*"; }
