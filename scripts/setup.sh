@@ -18,11 +18,10 @@ declare -A APT_FOR=(
   [libwebsockets-dev]="the WSS client of the firmware host build (kiln-device)"
   [clang]="fuzzing the serial demultiplexer and the message parser"
   [libclang-rt-14-dev]="libFuzzer and the sanitizer runtimes of clang 14 (Debian 12), for that fuzzing"
-  [openssl]="test certificates for the firmware integration test"
+  [openssl]="test certificates for the firmware integration test; the gateway's development CA"
   [python3]="Espressif's esptool and NVS generator, the tests' independent peers"
   [python3-venv]="a private Python environment for those tools (.venv)"
   [mosquitto]="external-broker and multi-instance gateway tests"
-  [openssl]="the gateway's development CA and server certificate"
   [socat]="pty pairs for the serial transport tests"
 )
 

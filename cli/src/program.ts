@@ -3,6 +3,7 @@
  * through its `cli.ts`; this file only decides the order they are listed in.
  */
 import { readFileSync } from 'node:fs';
+import { registerCommands as gatewayCommands } from '@kiln/companion/cli';
 import { registerCommands as flasherCommands } from '@kiln/flasher/cli';
 import { registerCommands as hardwareCommands } from '@kiln/hardware/cli';
 import { Command } from 'commander';
@@ -11,7 +12,7 @@ import type { CliIo } from './main.ts';
 type Registrar = (program: Command) => void;
 
 /** Packages that own subcommands, in the order of DESIGN.md's pipeline. */
-const REGISTRARS: readonly Registrar[] = [hardwareCommands, flasherCommands];
+const REGISTRARS: readonly Registrar[] = [hardwareCommands, flasherCommands, gatewayCommands];
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -1,0 +1,311 @@
+/**
+ * Child-process roles for the gateway benchmark, one file so that every role runs the
+ * same way: `node --import tsx procs.ts <role>` with a JSON config in KILN_BENCH, talking
+ * to the parent over IPC. Roles: gateway, ws-baseline, aedes-baseline, devices, subscriber,
+ * mqtt-pubsub.
+ */
+import { createServer as createHttps } from 'node:https';
+import { createServer as createNet } from 'node:net';
+import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
+import { Aedes } from 'aedes';
+import type { JWK } from 'jose';
+import { connectAsync } from 'mqtt';
+import { pino } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import { resolveConfig } from '../src/config.ts';
+import { startGateway } from '../src/gateway.ts';
+
+type Msg = { cmd: string; [k: string]: unknown };
+const cfg = JSON.parse(process.env.KILN_BENCH ?? '{}') as Record<string, unknown>;
+const reply = (m: object) => process.send?.(m);
+const on = (fn: (m: Msg) => Promise<void> | void) =>
+  process.on('message', (m: Msg) => void Promise.resolve(fn(m)).catch((e) => reply({ error: String(e) })));
+const rss = () => process.memoryUsage().rss;
+const now = () => performance.timeOrigin + performance.now();
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+
+async function gateway() {
+  const gw = await startGateway(resolveConfig(cfg as never), { log: pino({ level: 'error' }) });
+  reply({ ready: true, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
+  on(async (m) => {
+    if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
+    if (m.cmd === 'stop') {
+      await gw.close();
+      process.exit(0);
+    }
+  });
+}
+
+async function wsBaseline() {
+  const server = createHttps({ cert: cfg.cert as string, key: cfg.key as string });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: () => 'kiln.v1' });
+  wss.on('connection', (ws) => {
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { seq: number };
+      ws.send(JSON.stringify({ type: 'ack', seq: 0, acked: [m.seq] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  reply({
+    ready: true,
+    deviceUrl: `wss://127.0.0.1:${(server.address() as { port: number }).port}/v1/device`,
+    rss: rss(),
+  });
+  on((m) => {
+    if (m.cmd === 'rss') reply({ rss: rss(), sessions: wss.clients.size });
+    if (m.cmd === 'stop') process.exit(0);
+  });
+}
+
+async function aedesBaseline() {
+  const broker = await Aedes.createBroker({ concurrency: 1000 });
+  const server = createNet(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  reply({ ready: true, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}` });
+  on((m) => {
+    if (m.cmd === 'stop') process.exit(0);
+  });
+}
+
+/** A fleet of device connections; with cfg.raw, no hello (the raw ws baseline). */
+async function devices() {
+  const ids = cfg.ids as string[];
+  const priv = cfg.priv as JWK;
+  const raw = cfg.raw === true;
+  const conns = new Map<string, WebSocket>();
+  const pending = new Map<string, number>();
+  const latencies: number[] = [];
+  let acked = 0;
+  let sent = 0;
+  let welcomed = 0;
+  let onWelcome: (() => void) | undefined;
+  let reconnecting = false;
+  const seqs = new Map<string, number>();
+
+  const connect = async (id: string): Promise<void> => {
+    const token = raw ? 'a.b.c' : await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' });
+    const ws = new WebSocket(cfg.url as string, deviceSubprotocols(token), {
+      ca: cfg.ca as string,
+      perMessageDeflate: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_q, r) => reject(new Error(`HTTP ${r.statusCode}`)));
+    });
+    conns.set(id, ws);
+    ws.on('error', () => {});
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { type: string; acked?: number[] };
+      if (m.type === 'welcome') {
+        welcomed++;
+        onWelcome?.();
+      } else if (m.type === 'ack') {
+        const t = now();
+        for (const s of m.acked ?? []) {
+          const k = `${id}:${s}`;
+          const at = pending.get(k);
+          if (at !== undefined) {
+            pending.delete(k);
+            latencies.push(t - at);
+            acked++;
+          }
+        }
+      }
+    });
+    ws.on('close', (code) => {
+      conns.delete(id);
+      if (reconnecting && code !== 4001 && code !== 4003)
+        setTimeout(() => void reconnectLoop(id), Math.random() * 1000);
+    });
+    if (!raw) {
+      seqs.set(id, 1);
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          seq: 0,
+          deviceId: id,
+          bootId: 'be0c0001',
+          firmware: { name: 'bench', version: '1' },
+          chip: 'esp32',
+          mac: '00:00:00:00:00:01',
+        }),
+      );
+    }
+  };
+  const reconnectLoop = async (id: string) => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await connect(id);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  };
+  const connectAll = async (concurrency: number) => {
+    const t0 = now();
+    let i = 0;
+    let failed = 0;
+    let lastError = '';
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (i < ids.length) {
+          const id = ids[i++] as string;
+          await connect(id).catch((e: unknown) => {
+            failed++;
+            lastError = String(e);
+          });
+        }
+      }),
+    );
+    if (!raw) await waitFor(() => welcomed >= ids.length - failed, 30_000);
+    if (lastError) console.error(`[devices] ${failed} failed, last: ${lastError}`);
+    return { ms: now() - t0, connected: conns.size, failed };
+  };
+  const waitFor = (cond: () => boolean, ms: number) =>
+    new Promise<void>((resolve) => {
+      const deadline = Date.now() + ms;
+      const tick = () => (cond() || Date.now() > deadline ? resolve() : setTimeout(tick, 20));
+      tick();
+    });
+
+  on(async (m) => {
+    if (m.cmd === 'connect') reply({ connect: await connectAll(m.concurrency as number) });
+    if (m.cmd === 'telemetry') {
+      // Each device sends at ratePerDevice for durationMs, spread evenly.
+      latencies.length = 0;
+      acked = 0;
+      sent = 0;
+      const list = [...conns.entries()];
+      if (list.length === 0) return void reply({ telemetry: { sent: 0, acked: 0, p50: Number.NaN, p99: Number.NaN } });
+      const periodMs = 1000 / (m.ratePerDevice as number);
+      const end = Date.now() + (m.durationMs as number);
+      const tickMs = 10;
+      let cursor = 0;
+      const perTick = Math.max(1, Math.round((list.length * tickMs) / periodMs));
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (Date.now() >= end) {
+            clearInterval(timer);
+            resolve();
+            return;
+          }
+          for (let k = 0; k < perTick; k++) {
+            const [id, ws] = list[cursor++ % list.length] as [string, WebSocket];
+            const seq = seqs.get(id) ?? 1;
+            seqs.set(id, seq + 1);
+            const t = now();
+            pending.set(`${id}:${seq}`, t);
+            sent++;
+            ws.send(
+              raw
+                ? JSON.stringify({ seq })
+                : JSON.stringify({ type: 'telemetry', seq, ts: Math.round(t), metrics: { temp: 21.5, rssi: -60 } }),
+            );
+          }
+        }, tickMs);
+      });
+      await waitFor(() => acked >= sent, 5000);
+      pending.clear();
+      reply({ telemetry: { sent, acked, p50: pct(latencies, 50), p99: pct(latencies, 99) } });
+    }
+    if (m.cmd === 'expect-storm') {
+      reconnecting = true;
+      welcomed = 0;
+      reply({ armed: true });
+    }
+    if (m.cmd === 'await-storm') {
+      const t0 = m.since as number;
+      await new Promise<void>((resolve) => {
+        onWelcome = () => {
+          if (welcomed >= ids.length) resolve();
+        };
+        onWelcome();
+        setTimeout(resolve, 60_000);
+      });
+      reply({ storm: { welcomed, ms: Date.now() - t0 } });
+    }
+    if (m.cmd === 'stop') {
+      for (const ws of conns.values()) ws.terminate();
+      process.exit(0);
+    }
+  });
+  reply({ ready: true });
+}
+
+/** Counts telemetry arriving on MQTT and its end-to-end latency (device send → subscriber). */
+async function subscriber() {
+  const c = await connectAsync(cfg.url as string, {
+    ...(cfg.password ? { username: 'bench', password: cfg.password as string } : {}),
+    reconnectPeriod: 1000,
+  });
+  await c.subscribeAsync('kiln/v1/+/telemetry', { qos: 0 });
+  let lat: number[] = [];
+  let count = 0;
+  c.on('message', (_t, p) => {
+    count++;
+    const ts = (JSON.parse(String(p)) as { ts: number }).ts;
+    lat.push(now() - ts);
+  });
+  on(async (m) => {
+    if (m.cmd === 'reset') {
+      lat = [];
+      count = 0;
+      reply({ reset: true });
+    }
+    if (m.cmd === 'report') reply({ sub: { count, p50: pct(lat, 50), p99: pct(lat, 99) } });
+    if (m.cmd === 'stop') {
+      await c.endAsync(true);
+      process.exit(0);
+    }
+  });
+  reply({ ready: true });
+}
+
+/** Broker baseline: one publisher, one subscriber, `count` 100-byte messages at QoS `qos`. */
+async function mqttPubSub() {
+  const opts = {
+    ...(cfg.username ? { username: cfg.username as string, password: cfg.password as string } : {}),
+    reconnectPeriod: 0,
+  };
+  const sub = await connectAsync(cfg.url as string, opts);
+  const pub = await connectAsync(cfg.url as string, opts);
+  const qos = cfg.qos as 0 | 1;
+  const count = cfg.count as number;
+  await sub.subscribeAsync('bench/#', { qos });
+  const payload = Buffer.alloc(100, 'x');
+  let got = 0;
+  const done = new Promise<void>((resolve) => {
+    sub.on('message', () => {
+      if (++got >= count) resolve();
+    });
+  });
+  const t0 = now();
+  for (let i = 0; i < count; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, count - i) }, () => pub.publishAsync('bench/t', payload, { qos })),
+    );
+  }
+  await Promise.race([done, new Promise((r) => setTimeout(r, 20_000))]);
+  reply({ pubsub: { count, got, perSec: got / ((now() - t0) / 1000) } });
+  await Promise.all([sub.endAsync(true), pub.endAsync(true)]);
+  process.exit(0);
+}
+
+const roles: Record<string, () => Promise<void>> = {
+  gateway,
+  'ws-baseline': wsBaseline,
+  'aedes-baseline': aedesBaseline,
+  devices,
+  subscriber,
+  'mqtt-pubsub': mqttPubSub,
+};
+const role = roles[process.argv[2] ?? ''];
+if (!role) throw new Error(`unknown role ${process.argv[2]}`);
+process.on('disconnect', () => process.exit(0)); // the parent is gone: never outlive it
+await role();

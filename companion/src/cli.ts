@@ -1,0 +1,212 @@
+/**
+ * `kiln gateway` (run), `kiln gateway backup OUT`, `kiln gateway api-key create|list|revoke`.
+ * Thin handlers over startGateway / Store; configuration precedence is
+ * defaults < --config file < KILN_GATEWAY_* environment < flags.
+ */
+import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
+import { type Command, Option } from 'commander';
+import {
+  type ConfigInput,
+  configFromEnv,
+  defaultConfig,
+  parseHostPort,
+  readConfigFile,
+  resolveConfig,
+} from './config.ts';
+import { startGateway } from './gateway.ts';
+import { SCOPES, type Scope } from './store/api-keys.ts';
+import { Store } from './store/index.ts';
+
+interface RunFlags {
+  config?: string;
+  listen?: string;
+  allowPublicBind?: boolean;
+  insecureDev?: boolean;
+  dataDir?: string;
+  mqttUrl?: string;
+  mqttListen?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  audience?: string;
+  instanceId?: string;
+  production?: boolean;
+}
+
+function flagsToConfig(f: RunFlags): ConfigInput {
+  const c: ConfigInput = {};
+  if (f.listen) c.listen = parseHostPort(f.listen, '--listen');
+  if (f.allowPublicBind) c.allowPublicBind = true;
+  if (f.insecureDev) c.insecureDev = true;
+  if (f.production) c.mode = 'production';
+  if (f.dataDir) c.dataDir = f.dataDir;
+  if (f.audience) c.audience = f.audience;
+  if (f.instanceId) c.instanceId = f.instanceId;
+  if (f.mqttUrl) c.mqtt = { ...c.mqtt, url: f.mqttUrl };
+  if (f.mqttListen) c.mqtt = { ...c.mqtt, listen: parseHostPort(f.mqttListen, '--mqtt-listen') };
+  if (f.tlsCert || f.tlsKey)
+    c.tls = { ...(f.tlsCert ? { certFile: f.tlsCert } : {}), ...(f.tlsKey ? { keyFile: f.tlsKey } : {}) };
+  return c;
+}
+
+export function loadRunConfig(f: RunFlags, env: NodeJS.ProcessEnv = process.env) {
+  return resolveConfig(f.config ? readConfigFile(f.config) : {}, configFromEnv(env), flagsToConfig(f));
+}
+
+function dataDirOf(flag: string | undefined): string {
+  return flag ?? process.env.KILN_GATEWAY_DATA_DIR ?? defaultConfig().dataDir;
+}
+
+/** `--data-dir` may be parsed by `gateway` itself (commander gives a parent's options precedence). */
+const dataDirFlag = (cmd: Command) => (cmd.optsWithGlobals() as { dataDir?: string }).dataDir;
+
+const out = (s: string) => process.stdout.write(s);
+
+async function run(f: RunFlags): Promise<void> {
+  const config = loadRunConfig(f);
+  const gw = await startGateway(config);
+  out(`kiln gateway ${config.instanceId} (${config.mode})\n`);
+  out(`  devices:  ${gw.deviceUrl}\n  REST:     ${gw.baseUrl}/api/v1  (OpenAPI: ${gw.baseUrl}/api/v1/openapi.json)\n`);
+  out(`  metrics:  ${gw.baseUrl}/metrics\n  MQTT:     ${gw.mqttUrl}\n  data:     ${config.dataDir}\n`);
+  if (gw.caPath) out(`  dev CA:   ${gw.caPath}  (provisioning installs this on devices)\n`);
+  if (config.insecureDev)
+    process.stderr.write(
+      'WARNING: --insecure-dev: plain ws:// and http://, tokens travel in clear. Test benches only.\n',
+    );
+  if (gw.store.apiKeys.count() === 0)
+    out(`  no API key yet: kiln gateway api-key create --scope admin --data-dir ${config.dataDir}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      gw.log.info({ signal: sig }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await gw.close();
+  out('kiln gateway: stopped\n');
+}
+
+function withStore<T>(dataDir: string | undefined, fn: (s: Store) => T): T {
+  const store = Store.open(dataDirOf(dataDir), { integrity: 'quick' });
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function registerCommands(program: Command): void {
+  const gw = program
+    .command('gateway')
+    .description('run the gateway: device WSS endpoint, REST API, MQTT bridge, metrics')
+    .option('--config <file>', 'configuration file (YAML or JSON)')
+    .option('--listen <host:port>', 'where to listen (default 127.0.0.1:8443)')
+    .option('--allow-public-bind', 'allow listening on a non-loopback address')
+    .option('--insecure-dev', 'plain ws:// and http:// (development only; refused in production mode)')
+    .option('--production', 'production mode: given TLS certificate required, no development paths')
+    .option('--data-dir <dir>', 'database, keys and dev CA (default ~/.kiln/gateway)')
+    .option('--mqtt-url <url>', 'use an external MQTT broker (mqtt://user:pass@host:1883) instead of the embedded one')
+    .option('--mqtt-listen <host:port>', 'where the embedded MQTT broker listens (default 127.0.0.1:1883)')
+    .option('--tls-cert <file>', 'server certificate (PEM); without it a development CA is made')
+    .option('--tls-key <file>', 'server private key (PEM)')
+    .option('--audience <aud>', 'the JWT audience devices must present (default kiln-gateway)')
+    .option('--instance-id <id>', 'name of this instance on the MQTT bus (several instances share a fleet)')
+    .addHelpText(
+      'after',
+      `
+Environment: KILN_GATEWAY_MODE, _LISTEN, _DATA_DIR, _MQTT_URL, _TLS_CERT, _TLS_KEY, _AUDIENCE,
+_INSTANCE_ID, _LOG_LEVEL, _MASTER_KEY (64 hex chars; else <data-dir>/master.key). Flags win over
+the environment, which wins over --config.
+
+Examples:
+  kiln gateway                                   # dev CA, loopback, embedded MQTT on 127.0.0.1:1883
+  kiln gateway --listen 0.0.0.0:8443 --allow-public-bind --tls-cert gw.pem --tls-key gw.key --production
+  kiln gateway --mqtt-url mqtt://kiln:secret@broker:1883 --instance-id gw-a
+  kiln gateway api-key create --scope admin
+  kiln gateway backup /var/backups/kiln-$(date +%F).db`,
+    )
+    .action(async (f: RunFlags) => run(f));
+
+  gw.command('backup')
+    .description('copy the gateway database while it runs (SQLite online backup)')
+    .argument('<out>', 'the file to write')
+    .option('--data-dir <dir>', 'the gateway data dir')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kiln gateway backup gateway-backup.db\n  kiln gateway backup /backups/kiln.db --data-dir /var/lib/kiln',
+    )
+    .action(async (outFile: string, _o: unknown, cmd: Command) => {
+      const store = Store.open(dataDirOf(dataDirFlag(cmd)), { integrity: 'quick' });
+      try {
+        const r = await store.backup(outFile);
+        store.audit.record({ actor: 'cli', action: 'gateway.backup', target: outFile });
+        out(`kiln gateway backup: ${r.pages} pages written to ${outFile}\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  const keys = gw
+    .command('api-key')
+    .description('operator API keys (REST bearer tokens and MQTT passwords)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kiln gateway api-key create --scope admin --name ops\n  kiln gateway api-key list --json\n  kiln gateway api-key revoke key_0123456789abcdef',
+    );
+  keys
+    .command('create')
+    .description('create a key; it is printed once and stored only as a hash')
+    .addOption(new Option('--scope <scope>', 'what it may do').choices(SCOPES as string[]).makeOptionMandatory())
+    .option('--name <name>', 'a label for people', 'cli')
+    .option('--data-dir <dir>', 'the gateway data dir')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kiln gateway api-key create --scope admin\n  kiln gateway api-key create --scope read --name grafana --json',
+    )
+    .action((o: { scope: Scope; name: string; json?: boolean }, cmd: Command) => {
+      if (!/^[\x20-\x7e]{1,64}$/.test(o.name))
+        throw new UsageError('BAD_NAME', '--name must be 1..64 printable ASCII characters');
+      withStore(dataDirFlag(cmd), (s) => {
+        const { row, key } = s.apiKeys.create(o.name, o.scope);
+        s.audit.record({ actor: 'cli', action: 'apikey.create', target: row.id, detail: { scope: row.scope } });
+        out(
+          o.json
+            ? `${JSON.stringify({ ...row, key })}\n`
+            : `${key}\n(id ${row.id}, scope ${row.scope}; shown once, stored only as a hash)\n`,
+        );
+      });
+    });
+  keys
+    .command('list')
+    .description('list keys (never the keys themselves)')
+    .option('--data-dir <dir>', 'the gateway data dir')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  kiln gateway api-key list\n  kiln gateway api-key list --json')
+    .action((o: { json?: boolean }, cmd: Command) => {
+      withStore(dataDirFlag(cmd), (s) => {
+        const rows = s.apiKeys.list();
+        if (o.json) return out(`${JSON.stringify(rows)}\n`);
+        for (const r of rows) out(`${r.id}  ${r.scope.padEnd(7)}  ${r.revokedAt ? 'revoked' : 'live   '}  ${r.name}\n`);
+      });
+    });
+  keys
+    .command('revoke')
+    .description('revoke a key by id')
+    .argument('<id>', 'the key id (from list)')
+    .option('--data-dir <dir>', 'the gateway data dir')
+    .addHelpText('after', '\nExamples:\n  kiln gateway api-key revoke key_0123456789abcdef')
+    .action((id: string, _o: unknown, cmd: Command) => {
+      withStore(dataDirFlag(cmd), (s) => {
+        if (!s.apiKeys.revoke(id))
+          throw new KilnError('NOT_FOUND', `no live API key ${id}`, {
+            exitCode: ExitCode.USAGE,
+            hint: 'kiln gateway api-key list',
+          });
+        s.audit.record({ actor: 'cli', action: 'apikey.revoke', target: id });
+        out(`revoked ${id}\n`);
+      });
+    });
+}

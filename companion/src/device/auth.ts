@@ -1,0 +1,93 @@
+/**
+ * Device authentication in the HTTP upgrade (SPEC §1.1–1.2): the registered key, then the
+ * contract's checks (checkDeviceToken), then gateway state: revocation and jti replay.
+ * CryptoKeys are cached per device (importing per handshake halves ES256 throughput);
+ * the cache and the jti set are bounded, expiring maps.
+ */
+import type { webcrypto } from 'node:crypto';
+import { checkDeviceToken, type JwtErrorCode, peekIssuer } from '@kiln/protocol';
+import { importJWK, type JWK } from 'jose';
+import type { Store } from '../store/index.ts';
+import { TtlMap } from '../util/ttl-map.ts';
+
+export type AuthFailure = JwtErrorCode | 'UNKNOWN_DEVICE' | 'DEVICE_REVOKED' | 'JWT_REPLAYED' | 'REPLAY_CACHE_FULL';
+
+export type AuthResult =
+  | { ok: true; deviceId: string; exp: number }
+  | { ok: false; reason: AuthFailure; status: 401 | 403 | 503 };
+
+interface CachedKey {
+  jwkJson: string;
+  key: webcrypto.CryptoKey;
+}
+
+export class DeviceAuthenticator {
+  readonly keys: TtlMap<string, CachedKey>;
+  /** `<device>:<jti>` → seen, until the token's exp (+ skew) has passed. */
+  readonly jtis: TtlMap<string, true>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { audience: string; skewSec: number; jtiCacheEntries: number; now?: () => number },
+  ) {
+    this.keys = new TtlMap(50_000, 3_600_000);
+    this.jtis = new TtlMap(opts.jtiCacheEntries, 300_000);
+  }
+
+  async authenticate(token: string): Promise<AuthResult> {
+    const deviceId = peekIssuer(token);
+    if (deviceId === undefined) {
+      const r = await checkDeviceToken(token, { key: { kty: 'EC' } as JWK, audience: this.opts.audience }).catch(
+        () => undefined,
+      );
+      return {
+        ok: false,
+        reason: r && !r.ok && r.code !== 'JWT_BAD_SIGNATURE' ? r.code : 'JWT_MALFORMED',
+        status: 401,
+      };
+    }
+    const device = this.store.devices.get(deviceId);
+    if (!device) return { ok: false, reason: 'UNKNOWN_DEVICE', status: 401 };
+    if (device.state === 'revoked') return { ok: false, reason: 'DEVICE_REVOKED', status: 403 };
+    const key = await this.keyFor(deviceId, device.publicKeyJwk);
+    if (!key) return { ok: false, reason: 'JWT_BAD_SIGNATURE', status: 401 };
+    const nowMs = (this.opts.now ?? Date.now)();
+    const r = await checkDeviceToken(token, {
+      key,
+      audience: this.opts.audience,
+      now: Math.floor(nowMs / 1000),
+      skew: this.opts.skewSec,
+    });
+    if (!r.ok) return { ok: false, reason: r.code, status: 401 };
+    const jtiKey = `${deviceId}:${r.claims.jti}`;
+    if (this.jtis.has(jtiKey)) return { ok: false, reason: 'JWT_REPLAYED', status: 401 };
+    // Remember it while the token could still pass the time checks.
+    const ttl = Math.max(1000, (r.claims.exp + this.opts.skewSec) * 1000 - nowMs);
+    // A full cache fails closed: a replay could not be detected, so nobody gets in (503, retry).
+    if (!this.jtis.set(jtiKey, true, ttl)) return { ok: false, reason: 'REPLAY_CACHE_FULL', status: 503 };
+    return { ok: true, deviceId, exp: r.claims.exp };
+  }
+
+  private async keyFor(deviceId: string, jwk: JWK): Promise<webcrypto.CryptoKey | undefined> {
+    const jwkJson = JSON.stringify(jwk);
+    const cached = this.keys.get(deviceId);
+    if (cached && cached.jwkJson === jwkJson) return cached.key;
+    try {
+      const key = (await importJWK(jwk as JWK, 'ES256')) as webcrypto.CryptoKey;
+      this.keys.set(deviceId, { jwkJson, key });
+      return key;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** After a key rotation or revocation. */
+  forget(deviceId: string): void {
+    this.keys.delete(deviceId);
+  }
+
+  close(): void {
+    this.keys.close();
+    this.jtis.close();
+  }
+}

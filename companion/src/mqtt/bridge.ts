@@ -1,0 +1,142 @@
+/**
+ * Kiln's MQTT topics (SPEC §1.7) on the bus: telemetry published, status retained,
+ * commands listened to, results published. Publishing never blocks ingest: it is
+ * fire-and-forget with its latency measured and its failures counted.
+ */
+import { type Metrics, parseTopic, topics } from '@kiln/protocol';
+import type { Logger } from '../log.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { Bus } from './bus.ts';
+
+export interface DeviceStatus {
+  state: 'online' | 'offline' | 'revoked';
+  /** When this state began (ms); orders statuses from different instances. */
+  since: number;
+  lastSeen: number | null;
+  instance: string;
+}
+
+export class Bridge {
+  #inflight = 0;
+  readonly #queue: { topic: string; body: string; retain: boolean; qos: 0 | 1 }[] = [];
+  #head = 0;
+  /** Publishes waiting for a slot; beyond this they are dropped and counted (bounded memory). */
+  readonly maxQueued = 50_000;
+  /**
+   * Publishes handed to the bus at once. Kept below aedes' `concurrency` (1000): past it,
+   * mqemitter queues and drains recursively, and a burst of thousands (a mass disconnect's
+   * status messages) overflowed the stack in the benchmark.
+   */
+  readonly maxInflight: number;
+
+  constructor(
+    readonly bus: Bus,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+    private readonly opts: { qos: 0 | 1; instanceId: string; maxInflight?: number },
+  ) {
+    this.maxInflight = opts.maxInflight ?? 500;
+  }
+
+  get instanceId(): string {
+    return this.opts.instanceId;
+  }
+
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  private publish(topic: string, body: unknown, retain = false, qos = this.opts.qos): void {
+    if (this.#inflight >= this.maxInflight) {
+      if (this.queued >= this.maxQueued) {
+        this.metrics.queueDrops.inc({ queue: 'mqtt' });
+        return;
+      }
+      this.#queue.push({ topic, body: JSON.stringify(body), retain, qos });
+      return;
+    }
+    this.#send(topic, JSON.stringify(body), retain, qos);
+  }
+
+  #send(topic: string, body: string, retain: boolean, qos: 0 | 1): void {
+    this.#inflight++;
+    const stop = this.metrics.mqttPublish.startTimer();
+    this.bus
+      .publish(topic, body, { qos, retain })
+      .then(() => stop())
+      .catch((err: unknown) => {
+        this.metrics.queueDrops.inc({ queue: 'mqtt' });
+        this.log.warn({ err, topic }, 'MQTT publish failed');
+      })
+      .finally(() => {
+        this.#inflight--;
+        // Drain on a fresh stack, never recursively.
+        if (this.queued > 0) setImmediate(() => this.#drain());
+      });
+  }
+
+  #drain(): void {
+    while (this.#inflight < this.maxInflight && this.queued > 0) {
+      const next = this.#queue[this.#head++] as { topic: string; body: string; retain: boolean; qos: 0 | 1 };
+      this.#send(next.topic, next.body, next.retain, next.qos);
+    }
+    // Compact now and then instead of shift() per item (O(n) each).
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  publishTelemetry(row: { deviceId: string; bootId: string; seq: number; ts: number; metrics: Metrics }): void {
+    this.publish(topics.telemetry(row.deviceId), {
+      deviceId: row.deviceId,
+      bootId: row.bootId,
+      seq: row.seq,
+      ts: row.ts,
+      metrics: row.metrics,
+    });
+  }
+
+  publishStatus(deviceId: string, status: Omit<DeviceStatus, 'instance'>): void {
+    this.publish(topics.status(deviceId), { ...status, instance: this.opts.instanceId }, true, 1);
+  }
+
+  publishCommand(
+    deviceId: string,
+    cmd: { id: string; name: string; args?: Record<string, unknown>; expiresAt: number },
+  ): void {
+    this.publish(topics.command(deviceId), cmd, false, 1);
+  }
+
+  publishResult(
+    deviceId: string,
+    commandId: string,
+    body: { status: string; result?: Record<string, unknown> | null; error?: string | null; completedAt: number },
+  ): void {
+    this.publish(topics.commandResult(deviceId, commandId), { id: commandId, deviceId, ...body }, false, 1);
+  }
+
+  async listen(handlers: {
+    command: (deviceId: string, payload: Buffer) => void;
+    status: (deviceId: string, status: DeviceStatus) => void;
+  }): Promise<void> {
+    await this.bus.subscribe('kiln/v1/+/cmd', (topic, payload) => {
+      const t = parseTopic(topic);
+      if (t?.kind === 'command') handlers.command(t.deviceId, payload);
+    });
+    await this.bus.subscribe('kiln/v1/+/status', (topic, payload) => {
+      const t = parseTopic(topic);
+      if (t?.kind !== 'status') return;
+      try {
+        const s = JSON.parse(payload.toString('utf8')) as DeviceStatus;
+        if (typeof s?.instance === 'string' && typeof s.since === 'number') handlers.status(t.deviceId, s);
+      } catch {
+        // Not ours: someone else's retained payload; ignore.
+      }
+    });
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The embedded MQTT broker (aedes), loopback by default. No anonymous clients: the
+ * password is an operator API key (any username). ACL by scope:
+ *   read    — subscribe to kiln/v1/…;
+ *   operate — also publish commands on kiln/v1/<device>/cmd;
+ *   admin   — the same (device-side topics are the gateway's alone).
+ * Telemetry, status and results are published only by the gateway itself (client null).
+ */
+import { createServer, type Server } from 'node:net';
+import { parseTopic } from '@kiln/protocol';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from '../log.ts';
+import { type ApiKeyRepo, type ApiKeyRow, type Scope, scopeAllows } from '../store/api-keys.ts';
+import { FixedWindowLimiter } from '../util/rate-limit.ts';
+
+export interface EmbeddedBroker {
+  broker: Aedes;
+  server: Server | undefined;
+  port: number | undefined;
+  close(): Promise<void>;
+}
+
+const scopes = new WeakMap<Client, Scope>();
+
+function authError(message: string, returnCode: 4 | 5): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export async function startEmbeddedBroker(opts: {
+  apiKeys: ApiKeyRepo;
+  log: Logger;
+  listen?: { host: string; port: number };
+  authFailuresPerMinPerIp: number;
+}): Promise<EmbeddedBroker> {
+  const failures = new FixedWindowLimiter(opts.authFailuresPerMinPerIp, 60_000, 50_000);
+  const broker = await Aedes.createBroker({
+    // A frozen subscriber may stall at most this many deliveries (aedes docs) …
+    concurrency: 1000,
+    // … and is dropped after 10 s of not draining, instead of aedes' 60 s.
+    drainTimeout: 10_000,
+    connectTimeout: 10_000,
+    maxTopicLevels: 16,
+    authenticate(client, _username, password, done) {
+      const ip = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown';
+      if (!failures.hit(ip, 0).allowed) return done(authError('too many failed logins', 5), false);
+      const key: ApiKeyRow | undefined = password ? opts.apiKeys.verify(password.toString('utf8')) : undefined;
+      if (!key) {
+        failures.hit(ip);
+        opts.log.warn({ clientId: client.id, ip }, 'MQTT login refused');
+        return done(authError('an API key is required as the MQTT password', 4), false);
+      }
+      scopes.set(client, key.scope);
+      done(null, true);
+    },
+    authorizePublish(client, packet, done) {
+      if (client === null) return done(null); // the gateway itself
+      const scope = scopes.get(client);
+      const t = parseTopic(packet.topic);
+      if (scope && scopeAllows(scope, 'operate') && t?.kind === 'command' && !packet.retain) return done(null);
+      done(new Error(`not allowed to publish on ${packet.topic}`));
+    },
+    authorizeSubscribe(client, sub, done) {
+      const scope = scopes.get(client);
+      // Only Kiln's subtree; `#` alone would include $SYS and anything else on the broker.
+      if (scope && (sub.topic === 'kiln/v1/#' || sub.topic.startsWith('kiln/v1/'))) return done(null, sub);
+      done(null, null);
+    },
+  });
+  let server: Server | undefined;
+  let port: number | undefined;
+  if (opts.listen) {
+    server = createServer(broker.handle);
+    await new Promise<void>((resolve, reject) => {
+      server?.once('error', reject);
+      server?.listen(opts.listen?.port, opts.listen?.host, () => resolve());
+    });
+    const addr = server.address();
+    port = typeof addr === 'object' && addr ? addr.port : undefined;
+  }
+  return {
+    broker,
+    server,
+    port,
+    async close() {
+      failures.close();
+      // The broker first: it disconnects its clients, without which server.close() would wait forever.
+      await new Promise<void>((r) => broker.close(() => r()));
+      if (server) await new Promise<void>((r) => server?.close(() => r()));
+    },
+  };
+}

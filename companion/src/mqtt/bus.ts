@@ -1,0 +1,114 @@
+/**
+ * The MQTT bus the gateway publishes to and listens on: the embedded aedes broker
+ * (in-process publish/subscribe, no socket) or an external broker through mqtt.js.
+ * Both deliver the gateway's own publications back to its subscriptions, which is
+ * what routes commands across instances (commands.ts).
+ */
+import type { Aedes } from 'aedes';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain?: boolean;
+}
+
+export type BusHandler = (topic: string, payload: Buffer) => void;
+
+export interface Bus {
+  readonly kind: 'embedded' | 'external';
+  publish(topic: string, payload: string, opts: PublishOptions): Promise<void>;
+  subscribe(filter: string, handler: BusHandler): Promise<void>;
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+/** MQTT filter matching (`+` one level, `#` the rest) [MQTT-4.7.1]. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+export class AedesBus implements Bus {
+  readonly kind = 'embedded';
+  readonly #subs: {
+    filter: string;
+    fn: (packet: { topic: string; payload: Buffer | string }, cb: () => void) => void;
+  }[] = [];
+  constructor(private readonly broker: Aedes) {}
+
+  publish(topic: string, payload: string, opts: PublishOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.broker.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(payload),
+          qos: opts.qos,
+          retain: opts.retain ?? false,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  subscribe(filter: string, handler: BusHandler): Promise<void> {
+    const fn = (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
+      try {
+        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+      } finally {
+        cb();
+      }
+    };
+    this.#subs.push({ filter, fn });
+    return new Promise((resolve) => this.broker.subscribe(filter, fn as never, resolve));
+  }
+
+  connected(): boolean {
+    return !this.broker.closed;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#subs.map((s) => new Promise<void>((r) => this.broker.unsubscribe(s.filter, s.fn as never, () => r()))),
+    );
+  }
+}
+
+export class ClientBus implements Bus {
+  readonly kind = 'external';
+  readonly #handlers: { filter: string; handler: BusHandler }[] = [];
+  private constructor(private readonly client: MqttClient) {
+    client.on('message', (topic, payload) => {
+      for (const h of this.#handlers) if (topicMatches(h.filter, topic)) h.handler(topic, payload);
+    });
+  }
+
+  static async connect(url: string, opts: IClientOptions): Promise<ClientBus> {
+    const client = await connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...opts });
+    return new ClientBus(client);
+  }
+
+  async publish(topic: string, payload: string, opts: PublishOptions): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain ?? false });
+  }
+
+  async subscribe(filter: string, handler: BusHandler): Promise<void> {
+    this.#handlers.push({ filter, handler });
+    await this.client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  connected(): boolean {
+    return this.client.connected;
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}

@@ -1,0 +1,148 @@
+/** /api/v1/devices: register, list, show, revoke, rotate key, delete. Every change is audited. */
+import { CloseCode, isDeviceId } from '@kiln/protocol';
+import { type Request, type Response, Router } from 'express';
+import { importJWK, type JWK } from 'jose';
+import { GatewayError } from '../../errors.ts';
+import type { DeviceRow } from '../../store/devices.ts';
+import { checkBody, queryInt, queryString } from '../body.ts';
+import type { RestDeps } from '../deps.ts';
+import { keyOf, type RestLimits, requireScope } from '../middleware.ts';
+
+const B64URL_32 = /^[A-Za-z0-9_-]{43}$/;
+const STATES = ['registered', 'online', 'offline', 'revoked'] as const;
+
+/** A P-256 public JWK that imports (so it is on the curve); private parts are refused. */
+export async function checkPublicJwk(v: unknown): Promise<JWK> {
+  const jwk = checkBody<{ kty: string; crv: string; x: string; y: string }>(v, {
+    kty: { kind: 'string', max: 2, oneOf: ['EC'] },
+    crv: { kind: 'string', max: 5, oneOf: ['P-256'] },
+    x: { kind: 'string', max: 43, pattern: B64URL_32 },
+    y: { kind: 'string', max: 43, pattern: B64URL_32 },
+    alg: { kind: 'string', max: 5, oneOf: ['ES256'], optional: true },
+    use: { kind: 'string', max: 3, oneOf: ['sig'], optional: true },
+    kid: { kind: 'string', max: 128, optional: true },
+  });
+  try {
+    await importJWK(jwk as JWK, 'ES256');
+  } catch {
+    throw new GatewayError('VALIDATION_FAILED', 'publicKey: not a P-256 public key');
+  }
+  return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+}
+
+export const view = (d: DeviceRow, online: boolean) => ({
+  id: d.id,
+  state: d.state,
+  online,
+  publicKey: d.publicKeyJwk,
+  createdAt: d.createdAt,
+  lastSeenAt: d.lastSeenAt,
+  revokedAt: d.revokedAt,
+  keyRotatedAt: d.keyRotatedAt,
+  chip: d.chip,
+  mac: d.mac,
+  firmware: d.firmware,
+  bootId: d.bootId,
+});
+
+function deviceParam(req: Request): string {
+  const id = req.params.id;
+  if (typeof id !== 'string' || !isDeviceId(id)) throw new GatewayError('NOT_FOUND', 'no such device');
+  return id;
+}
+
+export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
+  const r = Router();
+  const { store } = d;
+  const audit = (req: Request, res: Response, action: string, target: string, detail?: unknown) =>
+    store.audit.record({ actor: keyOf(res).id, action, target, detail, ...(req.ip ? { ip: req.ip } : {}) });
+  const online = (id: string) => d.sessions.get(id)?.ready === true;
+  const get = (id: string) => {
+    const row = store.devices.get(id);
+    if (!row) throw new GatewayError('NOT_FOUND', `no device ${id}`);
+    return row;
+  };
+
+  r.post('/', limits.route('devices.register'), requireScope(store.apiKeys, limits, 'admin'), async (req, res) => {
+    const body = checkBody<{ id: string; publicKey: unknown }>(req.body, {
+      id: { kind: 'string', min: 3, max: 64, pattern: /^[a-z0-9][a-z0-9_-]{2,63}$/ },
+      publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
+    });
+    const jwk = await checkPublicJwk(body.publicKey);
+    if (store.devices.get(body.id))
+      throw new GatewayError('CONFLICT', `device ${body.id} is already registered`, { hint: 'rotate its key instead' });
+    const row = store.devices.register(body.id, jwk);
+    audit(req, res, 'device.register', body.id);
+    res.status(201).json(view(row, false));
+  });
+
+  r.get('/', limits.route('devices.list'), requireScope(store.apiKeys, limits, 'read'), (req, res) => {
+    const limit = queryInt(req.query, 'limit', 100, 1, 1000);
+    const state = queryString(req.query, 'state', new RegExp(`^(${STATES.join('|')})$`)) as
+      | DeviceRow['state']
+      | undefined;
+    const prefix = queryString(req.query, 'prefix', /^[a-z0-9_-]{1,64}$/);
+    const after = queryString(req.query, 'after', /^[a-z0-9_-]{1,64}$/);
+    const rows = store.devices.list({
+      limit: limit + 1,
+      ...(state ? { state } : {}),
+      ...(prefix ? { prefix } : {}),
+      ...(after ? { after } : {}),
+    });
+    const page = rows.slice(0, limit);
+    res.json({ devices: page.map((x) => view(x, online(x.id))), next: rows.length > limit ? page.at(-1)?.id : null });
+  });
+
+  r.get('/:id', limits.route('devices.show'), requireScope(store.apiKeys, limits, 'read'), (req, res) => {
+    const row = get(deviceParam(req));
+    res.json(view(row, online(row.id)));
+  });
+
+  r.post('/:id/revoke', limits.route('devices.revoke'), requireScope(store.apiKeys, limits, 'admin'), (req, res) => {
+    const id = deviceParam(req);
+    get(id);
+    store.devices.revoke(id);
+    d.deviceAuth.forget(id);
+    d.sessions.get(id)?.close(CloseCode.REVOKED, 'device revoked');
+    // Other instances close their session too (bridge status listener).
+    d.bridge.publishStatus(id, {
+      state: 'revoked',
+      since: Date.now(),
+      lastSeen: store.devices.get(id)?.lastSeenAt ?? null,
+    });
+    audit(req, res, 'device.revoke', id);
+    res.json(view(get(id), false));
+  });
+
+  r.post(
+    '/:id/rotate-key',
+    limits.route('devices.rotate'),
+    requireScope(store.apiKeys, limits, 'admin'),
+    async (req, res) => {
+      const id = deviceParam(req);
+      get(id);
+      const body = checkBody<{ publicKey: unknown }>(req.body, {
+        publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
+      });
+      const jwk = await checkPublicJwk(body.publicKey);
+      store.devices.rotateKey(id, jwk);
+      d.deviceAuth.forget(id);
+      // The old key's session must not outlive the rotation.
+      d.sessions.get(id)?.close(CloseCode.REVOKED, 'device key rotated');
+      audit(req, res, 'device.rotate-key', id);
+      res.json(view(get(id), false));
+    },
+  );
+
+  r.delete('/:id', limits.route('devices.delete'), requireScope(store.apiKeys, limits, 'admin'), (req, res) => {
+    const id = deviceParam(req);
+    get(id);
+    d.sessions.get(id)?.close(CloseCode.REVOKED, 'device deleted');
+    d.deviceAuth.forget(id);
+    store.devices.delete(id);
+    audit(req, res, 'device.delete', id);
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,152 @@
+/** The device registry: public keys, state, last seen, revocation. */
+import type { JWK } from 'jose';
+import type { Db } from './db.ts';
+
+export type DeviceState = 'registered' | 'online' | 'offline' | 'revoked';
+
+export interface DeviceRow {
+  id: string;
+  publicKeyJwk: JWK;
+  state: DeviceState;
+  createdAt: number;
+  lastSeenAt: number | null;
+  revokedAt: number | null;
+  keyRotatedAt: number | null;
+  chip: string | null;
+  mac: string | null;
+  firmware: { name: string; version: string } | null;
+  bootId: string | null;
+}
+
+interface RawDevice {
+  id: string;
+  public_key_jwk: string;
+  state: DeviceState;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+  key_rotated_at: number | null;
+  chip: string | null;
+  mac: string | null;
+  firmware_name: string | null;
+  firmware_version: string | null;
+  boot_id: string | null;
+}
+
+const toRow = (r: RawDevice): DeviceRow => ({
+  id: r.id,
+  publicKeyJwk: JSON.parse(r.public_key_jwk) as JWK,
+  state: r.state,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+  revokedAt: r.revoked_at,
+  keyRotatedAt: r.key_rotated_at,
+  chip: r.chip,
+  mac: r.mac,
+  firmware: r.firmware_name === null ? null : { name: r.firmware_name, version: r.firmware_version ?? '' },
+  bootId: r.boot_id,
+});
+
+export interface DeviceFilter {
+  state?: DeviceState;
+  prefix?: string;
+  /** Keyset paging: ids after this one. */
+  after?: string;
+  limit: number;
+}
+
+export class DeviceRepo {
+  readonly #get;
+  readonly #insert;
+  readonly #seen;
+  constructor(private readonly db: Db) {
+    this.#get = db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?');
+    this.#insert = db.prepare('INSERT INTO devices (id, public_key_jwk, state, created_at) VALUES (?, ?, ?, ?)');
+    this.#seen = db.prepare(
+      `UPDATE devices SET state = ?, last_seen_at = ?, chip = coalesce(?, chip), mac = coalesce(?, mac),
+       firmware_name = coalesce(?, firmware_name), firmware_version = coalesce(?, firmware_version),
+       boot_id = coalesce(?, boot_id) WHERE id = ? AND state != 'revoked'`,
+    );
+  }
+
+  get(id: string): DeviceRow | undefined {
+    const r = this.#get.get(id);
+    return r && toRow(r);
+  }
+
+  register(id: string, jwk: JWK, now = Date.now()): DeviceRow {
+    this.#insert.run(id, JSON.stringify(jwk), 'registered', now);
+    return this.get(id) as DeviceRow;
+  }
+
+  list(f: DeviceFilter): DeviceRow[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.state) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.prefix) {
+      // Device ids have no LIKE metacharacters except _, which is escaped.
+      where.push("id LIKE ? ESCAPE '\\'");
+      args.push(`${f.prefix.replaceAll('_', '\\_')}%`);
+    }
+    if (f.after) {
+      where.push('id > ?');
+      args.push(f.after);
+    }
+    const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, f.limit) as RawDevice[]).map(toRow);
+  }
+
+  markSeen(
+    id: string,
+    state: 'online' | 'offline',
+    info: { chip?: string; mac?: string; firmware?: { name: string; version: string }; bootId?: string } = {},
+    now = Date.now(),
+  ): void {
+    this.#seen.run(
+      state,
+      now,
+      info.chip ?? null,
+      info.mac ?? null,
+      info.firmware?.name ?? null,
+      info.firmware?.version ?? null,
+      info.bootId ?? null,
+      id,
+    );
+  }
+
+  revoke(id: string, now = Date.now()): boolean {
+    return (
+      this.db
+        .prepare("UPDATE devices SET state = 'revoked', revoked_at = ? WHERE id = ? AND state != 'revoked'")
+        .run(now, id).changes === 1
+    );
+  }
+
+  /** A new key also re-enables a revoked device (re-provisioning). */
+  rotateKey(id: string, jwk: JWK, now = Date.now()): boolean {
+    return (
+      this.db
+        .prepare(
+          "UPDATE devices SET public_key_jwk = ?, key_rotated_at = ?, revoked_at = NULL, state = 'registered' WHERE id = ?",
+        )
+        .run(JSON.stringify(jwk), now, id).changes === 1
+    );
+  }
+
+  delete(id: string): boolean {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
+      this.db.prepare('DELETE FROM telemetry_rollup WHERE device_id = ?').run(id);
+      this.db.prepare('DELETE FROM commands WHERE device_id = ?').run(id);
+      return this.db.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 1;
+    })();
+  }
+
+  /** At start-up no session is live in this process. */
+  resetOnline(): void {
+    this.db.prepare("UPDATE devices SET state = 'offline' WHERE state = 'online'").run();
+  }
+}

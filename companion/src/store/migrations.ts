@@ -1,0 +1,87 @@
+/**
+ * Schema migrations, applied in order at start-up inside one transaction each;
+ * PRAGMA user_version records how far a database has come. Append only: a shipped
+ * migration is never edited.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    public_key_jwk TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'registered' CHECK (state IN ('registered', 'online', 'offline', 'revoked')),
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER,
+    revoked_at INTEGER,
+    key_rotated_at INTEGER,
+    chip TEXT,
+    mac TEXT,
+    firmware_name TEXT,
+    firmware_version TEXT,
+    boot_id TEXT
+  ) STRICT;
+  CREATE INDEX devices_state ON devices (state, id);
+
+  -- Exactly-once storage: a resent sample hits the primary key and is ignored.
+  CREATE TABLE telemetry (
+    device_id TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (device_id, boot_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX telemetry_device_ts ON telemetry (device_id, ts);
+
+  CREATE TABLE telemetry_rollup (
+    device_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    bucket_sec INTEGER NOT NULL,
+    bucket_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    sum REAL NOT NULL,
+    PRIMARY KEY (device_id, metric, bucket_sec, bucket_start)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE commands (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    args TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'ok', 'error', 'unsupported', 'expired', 'timeout')),
+    created_at INTEGER NOT NULL,
+    sent_at INTEGER,
+    completed_at INTEGER,
+    expires_at INTEGER NOT NULL,
+    result TEXT,
+    error TEXT,
+    created_by TEXT
+  ) STRICT;
+  CREATE INDEX commands_device_status ON commands (device_id, status, created_at);
+  CREATE INDEX commands_open_expiry ON commands (status, expires_at);
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'operate', 'admin')),
+    hash TEXT NOT NULL UNIQUE CHECK (hash LIKE 'h1:%'),
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT,
+    ip TEXT
+  ) STRICT;
+  CREATE INDEX audit_at ON audit (at);
+  `,
+];

@@ -1,0 +1,89 @@
+/**
+ * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
+ * of at-least-once input. Writes go through insertMany, one transaction per batch.
+ */
+import type { Metrics } from '@kiln/protocol';
+import type { Db } from './db.ts';
+
+export interface SampleRow {
+  deviceId: string;
+  bootId: string;
+  seq: number;
+  ts: number;
+  metrics: Metrics;
+}
+
+export interface TelemetryQuery {
+  deviceId: string;
+  from: number;
+  to: number;
+  metric?: string;
+  /** Downsampling bucket in ms; when given, answers min/max/avg/count per bucket. */
+  bucketMs?: number;
+  limit: number;
+}
+
+export class TelemetryRepo {
+  readonly #insert;
+  readonly #insertMany;
+
+  constructor(private readonly db: Db) {
+    this.#insert = db.prepare(
+      'INSERT OR IGNORE INTO telemetry (device_id, boot_id, seq, ts, received_at, metrics) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#insertMany = db.transaction((rows: readonly SampleRow[], now: number) => {
+      const fresh: boolean[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i] as SampleRow;
+        fresh[i] = this.#insert.run(r.deviceId, r.bootId, r.seq, r.ts, now, JSON.stringify(r.metrics)).changes === 1;
+      }
+      return fresh;
+    });
+  }
+
+  /** One transaction; answers, per row, whether it was new (false: a duplicate, ignored). */
+  insertMany(rows: readonly SampleRow[], now = Date.now()): boolean[] {
+    return this.#insertMany(rows, now) as boolean[];
+  }
+
+  highestSeq(deviceId: string, bootId: string): number {
+    const r = this.db
+      .prepare('SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?')
+      .get(deviceId, bootId) as { m: number | null };
+    return r.m ?? -1;
+  }
+
+  count(deviceId?: string): number {
+    const r = (
+      deviceId === undefined
+        ? this.db.prepare('SELECT count(*) AS n FROM telemetry').get()
+        : this.db.prepare('SELECT count(*) AS n FROM telemetry WHERE device_id = ?').get(deviceId)
+    ) as { n: number };
+    return r.n;
+  }
+
+  query(q: TelemetryQuery): unknown[] {
+    if (q.bucketMs !== undefined) {
+      if (q.metric === undefined) throw new Error('downsampling needs a metric');
+      return this.db
+        .prepare(
+          `SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, count(*) AS count, min(v) AS min, max(v) AS max, avg(v) AS avg
+           FROM (SELECT ts, json_extract(metrics, ?) AS v FROM telemetry
+                 WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE v IS NOT NULL
+           GROUP BY t ORDER BY t LIMIT ?`,
+        )
+        .all(q.bucketMs, q.bucketMs, `$."${q.metric}"`, q.deviceId, q.from, q.to, q.limit);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT boot_id AS bootId, seq, ts, metrics FROM telemetry
+         WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts, boot_id, seq LIMIT ?`,
+      )
+      .all(q.deviceId, q.from, q.to, q.limit) as { bootId: string; seq: number; ts: number; metrics: string }[];
+    return rows.map((r) => {
+      const metrics = JSON.parse(r.metrics) as Metrics;
+      if (q.metric === undefined) return { ...r, metrics };
+      return { bootId: r.bootId, seq: r.seq, ts: r.ts, value: metrics[q.metric] ?? null };
+    });
+  }
+}

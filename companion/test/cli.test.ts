@@ -1,0 +1,60 @@
+/** `kiln gateway` commands as an operator runs them: help with examples, api-key create, backup. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.ts';
+
+const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
+const kiln = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [KILN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const dir = tempDir();
+afterAll(() => dir.remove());
+
+describe('kiln gateway CLI', () => {
+  it('every gateway command has --help with Examples', () => {
+    for (const args of [
+      ['gateway'],
+      ['gateway', 'backup'],
+      ['gateway', 'api-key'],
+      ['gateway', 'api-key', 'create'],
+      ['gateway', 'api-key', 'list'],
+      ['gateway', 'api-key', 'revoke'],
+    ]) {
+      const r = kiln(...args, '--help');
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.out, args.join(' ')).toContain('Examples:');
+    }
+  });
+
+  it('creates an admin API key printed once, lists it without the secret, and backs the database up', () => {
+    const c = kiln('gateway', 'api-key', 'create', '--scope', 'admin', '--data-dir', dir.dir, '--json');
+    expect(c.code, c.err).toBe(0);
+    const { key, id } = JSON.parse(c.out) as { key: string; id: string };
+    expect(key).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
+    const l = kiln('gateway', 'api-key', 'list', '--data-dir', dir.dir);
+    expect(l.out).toContain(id);
+    expect(l.out).not.toContain(key);
+    const out = join(dir.dir, 'backup.db');
+    const b = kiln('gateway', 'backup', out, '--data-dir', dir.dir);
+    expect(b.code, b.err).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    const db = new Database(out, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('refuses a public bind without --allow-public-bind (exit 2, says what to do)', () => {
+    const r = kiln('gateway', '--listen', '0.0.0.0:0', '--data-dir', dir.dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--allow-public-bind');
+  });
+
+  it('refuses a bad --scope (exit 2)', () => {
+    expect(kiln('gateway', 'api-key', 'create', '--scope', 'root', '--data-dir', dir.dir).code).toBe(2);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Crash test: the gateway (the real `kiln gateway` process) is killed with SIGKILL during
+ * ingest and restarted; every sample it acknowledged is stored exactly once, resends after
+ * the restart add nothing twice, and the database passes integrity_check.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Store } from '../src/store/index.ts';
+import { deviceKeys, tempDir } from './helpers.ts';
+
+const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
+const procs: ChildProcess[] = [];
+const dir = tempDir();
+
+afterAll(() => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  dir.remove();
+});
+
+async function startProcess(): Promise<{ proc: ChildProcess; url: string; ca: Buffer }> {
+  const proc = spawn(
+    process.execPath,
+    [KILN, 'gateway', '--data-dir', dir.dir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KILN_LOG_LEVEL: 'warn' },
+    },
+  );
+  procs.push(proc);
+  let out = '';
+  let err = '';
+  proc.stderr?.on('data', (d) => {
+    err += String(d);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}${err}`)), 20_000);
+    proc.stdout?.on('data', (d) => {
+      out += String(d);
+      const m = /devices:\s+(wss:\/\/\S+)/.exec(out);
+      if (m && /dev CA:/.test(out)) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${err}`)));
+  });
+  const caPath = /dev CA:\s+(\S+)/.exec(out)?.[1] as string;
+  return { proc, url, ca: readFileSync(caPath) };
+}
+
+async function device(url: string, ca: Buffer, priv: Parameters<typeof signDeviceToken>[0]) {
+  const token = await signDeviceToken(priv, { deviceId: 'crash-dev', audience: 'kiln-gateway' });
+  const ws = new WebSocket(url, deviceSubprotocols(token), { ca });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const acked = new Set<number>();
+  let welcomed!: () => void;
+  const welcome = new Promise<void>((r) => {
+    welcomed = r;
+  });
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d)) as { type: string; acked?: number[] };
+    if (m.type === 'welcome') welcomed();
+    if (m.type === 'ack') for (const s of m.acked ?? []) acked.add(s);
+  });
+  ws.on('error', () => {});
+  ws.send(
+    JSON.stringify({
+      type: 'hello',
+      seq: 0,
+      deviceId: 'crash-dev',
+      bootId: 'c0ffee00',
+      firmware: { name: 'fw', version: '1' },
+      chip: 'esp32',
+      mac: '00:11:22:33:44:55',
+    }),
+  );
+  await welcome;
+  return { ws, acked };
+}
+
+const sample = (seq: number) => ({ seq, ts: 1_700_000_000_000 + seq, metrics: { v: seq } });
+
+describe('crash: kill -9 during ingest', () => {
+  it('keeps every acknowledged sample exactly once, and integrity_check is ok after restart', async () => {
+    const keys = await deviceKeys();
+    const s = Store.open(dir.dir);
+    s.devices.register('crash-dev', keys.pub);
+    s.close();
+
+    const first = await startProcess();
+    const dev = await device(first.url, first.ca, keys.priv);
+    let seq = 1;
+    const pump = setInterval(() => {
+      if (dev.ws.readyState !== WebSocket.OPEN) return;
+      const samples = Array.from({ length: 16 }, () => sample(seq++));
+      dev.ws.send(JSON.stringify({ type: 'telemetry_batch', seq: samples[0]?.seq, samples }));
+    }, 35); // within the per-device message and byte rates
+    await new Promise((r) => {
+      const wait = setInterval(() => {
+        if (dev.acked.size > 200) {
+          clearInterval(wait);
+          r(undefined);
+        }
+      }, 10);
+    });
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+    clearInterval(pump);
+    const acked = [...dev.acked];
+    const sent = seq - 1;
+    expect(acked.length).toBeGreaterThan(200);
+
+    // The restart runs the start-up integrity check itself; then we check the file too.
+    const second = await startProcess();
+    const db = new Database(`${dir.dir}/gateway.db`, { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const stored = new Set(
+      (db.prepare("SELECT seq FROM telemetry WHERE device_id = 'crash-dev'").all() as { seq: number }[]).map(
+        (r) => r.seq,
+      ),
+    );
+    for (const a of acked) expect(stored.has(a), `acked seq ${a}`).toBe(true);
+
+    // The device resends everything it sent (acked or not): stored once each, never twice.
+    const again = await device(second.url, second.ca, keys.priv);
+    for (let from = 1; from <= sent; from += 64) {
+      const samples = Array.from({ length: Math.min(64, sent - from + 1) }, (_, i) => sample(from + i));
+      again.ws.send(JSON.stringify({ type: 'telemetry_batch', seq: from, samples }));
+      await new Promise((r) => setTimeout(r, 100)); // within the default 64 KiB/s per device
+    }
+    await expect.poll(() => again.acked.size, { timeout: 15_000 }).toBe(sent);
+    const rows = db
+      .prepare("SELECT seq, count(*) AS n FROM telemetry WHERE device_id = 'crash-dev' GROUP BY seq")
+      .all() as { seq: number; n: number }[];
+    expect(rows.length).toBe(sent);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+    db.close();
+    again.ws.terminate();
+    second.proc.kill('SIGTERM');
+    await new Promise((r) => second.proc.once('exit', r));
+    expect(second.proc.exitCode).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,123 @@
+/**
+ * External broker (a real Mosquitto) and two gateway instances sharing a fleet: a command
+ * sent to instance A reaches the device connected to instance B, through the broker.
+ */
+import { CloseCode, topics } from '@kiln/protocol';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { type Mosquitto, startMosquitto } from './mosquitto.ts';
+
+let mosq: Mosquitto;
+let dir: ReturnType<typeof tempDir>;
+let a: Awaited<ReturnType<typeof startTestGateway>>;
+let b: Awaited<ReturnType<typeof startTestGateway>>;
+let watcher: MqttClient;
+const devices: TestDevice[] = [];
+
+beforeAll(async () => {
+  mosq = await startMosquitto();
+  dir = tempDir();
+  // Both instances share the store (one SQLite file in WAL mode, as on one host) and the broker.
+  a = await startTestGateway({ mqtt: { url: mosq.url }, instanceId: 'gw-a' }, dir.dir);
+  b = await startTestGateway({ mqtt: { url: mosq.url }, instanceId: 'gw-b' }, dir.dir);
+  watcher = await connectAsync(`mqtt://127.0.0.1:${mosq.port}`, {
+    username: mosq.user,
+    password: mosq.password,
+    reconnectPeriod: 0,
+  });
+  await watcher.subscribeAsync('kiln/v1/#', { qos: 1 });
+});
+afterAll(async () => {
+  for (const d of devices) d.close();
+  await watcher?.endAsync(true);
+  await a?.stop();
+  await b?.stop();
+  await mosq?.stop();
+  dir?.remove();
+});
+
+function seen(filter: (topic: string, body: Record<string, unknown>) => boolean, ms = 5000) {
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('not seen on the broker')), ms);
+    const on = (topic: string, payload: Buffer) => {
+      const body = JSON.parse(String(payload)) as Record<string, unknown>;
+      if (!filter(topic, body)) return;
+      clearTimeout(timer);
+      watcher.off('message', on);
+      resolve(body);
+    };
+    watcher.on('message', on);
+  });
+}
+
+describe('external broker (Mosquitto)', () => {
+  it('publishes telemetry and retained status to the external broker', async () => {
+    const keys = await registerDevice(b.gw, 'ext-tel');
+    const d = await TestDevice.connect(b.gw, b.ca, 'ext-tel', keys.priv);
+    devices.push(d);
+    const online = seen((tp, body) => tp === topics.status('ext-tel') && body.state === 'online');
+    d.hello('ext-tel');
+    await d.next('welcome');
+    expect(await online).toMatchObject({ instance: 'gw-b' });
+    const tel = seen((tp) => tp === topics.telemetry('ext-tel'));
+    d.send({ type: 'telemetry', ts: 5, metrics: { v: 3.3 } });
+    await d.next('ack');
+    expect(await tel).toMatchObject({ deviceId: 'ext-tel', metrics: { v: 3.3 } });
+  });
+});
+
+describe('two gateway instances sharing a fleet', () => {
+  it('a command sent to instance A reaches the device held by instance B, and its result comes back', async () => {
+    const admin = a.gw.store.apiKeys.create('admin', 'admin').key;
+    const keys = await registerDevice(a.gw, 'fleet-1');
+    const d = await TestDevice.connect(b.gw, b.ca, 'fleet-1', keys.priv);
+    devices.push(d);
+    d.hello('fleet-1');
+    await d.next('welcome');
+    expect(a.gw.sessions.get('fleet-1')).toBeUndefined();
+    const sent = await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-1/commands', {
+      key: admin,
+      body: { name: 'reboot' },
+    });
+    expect(sent.status, sent.text).toBe(202);
+    const id = (sent.body as { id: string }).id;
+    const cmd = await d.next('command');
+    expect(cmd.id).toBe(id);
+    const result = seen((tp) => tp === topics.commandResult('fleet-1', id));
+    d.send({ type: 'command_result', id, status: 'ok' });
+    expect(await result).toMatchObject({ id, status: 'ok' });
+    await expect
+      .poll(
+        async () =>
+          ((await api(a.gw, a.ca, 'GET', `/api/v1/commands/${id}`, { key: admin })).body as { status: string }).status,
+      )
+      .toBe('ok');
+  });
+
+  it('a device that logs in on instance A supersedes its session on instance B (4001)', async () => {
+    const keys = await registerDevice(a.gw, 'fleet-2');
+    const onB = await TestDevice.connect(b.gw, b.ca, 'fleet-2', keys.priv);
+    devices.push(onB);
+    onB.hello('fleet-2');
+    await onB.next('welcome');
+    await new Promise((r) => setTimeout(r, 20));
+    const onA = await TestDevice.connect(a.gw, a.ca, 'fleet-2', keys.priv);
+    devices.push(onA);
+    onA.hello('fleet-2');
+    await onA.next('welcome');
+    expect(await onB.closed()).toBe(CloseCode.SUPERSEDED);
+    expect(a.gw.sessions.get('fleet-2')).toBeDefined();
+  });
+
+  it('revoking on instance A closes the session on instance B (4003)', async () => {
+    const admin = a.gw.store.apiKeys.create('admin2', 'admin').key;
+    const keys = await registerDevice(a.gw, 'fleet-3');
+    const d = await TestDevice.connect(b.gw, b.ca, 'fleet-3', keys.priv);
+    devices.push(d);
+    d.hello('fleet-3');
+    await d.next('welcome');
+    expect((await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-3/revoke', { key: admin })).status).toBe(200);
+    expect(await d.closed()).toBe(CloseCode.REVOKED);
+  });
+});

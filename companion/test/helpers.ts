@@ -1,0 +1,228 @@
+/** Test helpers: a real gateway on 127.0.0.1:0 with real TLS, SQLite in a temp dir, real aedes. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deviceSubprotocols, type GatewayMessage, signDeviceToken } from '@kiln/protocol';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { type ConfigInput, resolveConfig } from '../src/config.ts';
+import { type Gateway, startGateway } from '../src/gateway.ts';
+
+export const silent = pino({ level: 'silent' });
+
+export function tempDir(prefix = 'kiln-gw-'): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function testConfig(dataDir: string, over: ConfigInput = {}) {
+  return resolveConfig(
+    {
+      dataDir,
+      listen: { host: '127.0.0.1', port: 0 },
+      mqtt: { listen: { host: '127.0.0.1', port: 0 } },
+      instanceId: `t${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      ingest: { flushMs: 2, maxBatchRows: 2000 },
+    },
+    over,
+  );
+}
+
+export async function startTestGateway(over: ConfigInput = {}, dataDir?: string) {
+  const tmp = dataDir ? undefined : tempDir();
+  const gw = await startGateway(testConfig(dataDir ?? (tmp as { dir: string }).dir, over), { log: silent });
+  return {
+    gw,
+    ca: gw.caPath ? readFileSync(gw.caPath) : undefined,
+    async stop() {
+      await gw.close();
+      tmp?.remove();
+    },
+  };
+}
+
+export async function deviceKeys(): Promise<{ priv: JWK; pub: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  return { priv: await exportJWK(privateKey), pub: await exportJWK(publicKey) };
+}
+
+export async function registerDevice(gw: Gateway, id: string) {
+  const keys = await deviceKeys();
+  gw.store.devices.register(id, keys.pub);
+  return keys;
+}
+
+export interface ApiReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  text: string;
+}
+
+export function api(
+  gw: Gateway,
+  ca: Buffer | undefined,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<ApiReply> {
+  const url = new URL(path, gw.baseUrl);
+  const data = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+  if (data !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(data));
+  }
+  const fn = url.protocol === 'https:' ? request : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = fn(url, { method, headers, ...(ca ? { ca } : {}), agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+/** A device client: real TLS, the kiln.v1 handshake, a queue of received messages. */
+export class TestDevice {
+  readonly inbox: GatewayMessage[] = [];
+  #waiters: (() => void)[] = [];
+  closeCode: number | undefined;
+  seq = 0;
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      this.inbox.push(JSON.parse(String(d)) as GatewayMessage);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    ws.on('close', (code) => {
+      this.closeCode = code;
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  static async connect(
+    gw: Gateway,
+    ca: Buffer | undefined,
+    deviceId: string,
+    priv: JWK,
+    opts: { token?: string; headers?: Record<string, string>; path?: string } = {},
+  ): Promise<TestDevice> {
+    const token = opts.token ?? (await signDeviceToken(priv, { deviceId, audience: gw.config.audience }));
+    const ws = new WebSocket(`${gw.deviceUrl}${opts.path ?? ''}`, deviceSubprotocols(token), {
+      ...(ca ? { ca } : {}),
+      headers: opts.headers ?? {},
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, res })),
+      );
+      ws.once('error', reject);
+    });
+    return new TestDevice(ws);
+  }
+
+  send(msg: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify({ seq: this.seq++, ...msg }));
+  }
+
+  hello(deviceId: string, bootId = 'b00710aa'): void {
+    this.send({
+      type: 'hello',
+      deviceId,
+      bootId,
+      firmware: { name: 'kiln-fw', version: '1.0.0' },
+      chip: 'esp32',
+      mac: 'aa:bb:cc:dd:ee:ff',
+    });
+  }
+
+  async next<T extends GatewayMessage['type']>(
+    type: T,
+    timeoutMs = 5000,
+  ): Promise<Extract<GatewayMessage, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.inbox.findIndex((m) => m.type === type);
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as Extract<GatewayMessage, { type: T }>;
+      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for ${type}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async closed(timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closeCode === undefined) {
+      if (Date.now() > deadline) throw new Error('not closed in time');
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.closeCode;
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+/** Expect a refused handshake; answers the HTTP status and the JSON code. */
+export async function refusedHandshake(
+  url: string,
+  protocols: string[],
+  ca: Buffer | undefined,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; code: string | undefined; protocolHeader: string | undefined }> {
+  const ws = new WebSocket(url, protocols, { ...(ca ? { ca } : {}), headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('the handshake was accepted'));
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(Buffer.concat(chunks).toString()) as { code: string }).code;
+        } catch {}
+        resolve({
+          status: res.statusCode ?? 0,
+          code,
+          protocolHeader: res.headers['sec-websocket-protocol'] as string | undefined,
+        });
+        ws.terminate();
+      });
+    });
+    ws.once('error', (e) => reject(e));
+  });
+}
