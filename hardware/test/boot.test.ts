@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppState } from '../src/boot/firmware-boot.ts';
 import { FlashChip } from '../src/flash/flash-chip.ts';
+import { encodeNvs, parseNvs } from '../src/formats/nvs.ts';
 import { encodeOtaEntry, OtaState } from '../src/formats/otadata.ts';
 import { BenchHost } from './helpers.ts';
 
@@ -172,6 +173,41 @@ describe('normal boot', () => {
     expect(again.pid).not.toBe(pid);
     h.close();
     await until(() => !alive(again.pid ?? 0));
+  }, 15_000);
+
+  it('hands the NVS partition over to the Kiln host build and writes it back at reset', async () => {
+    const build = (name: string) => readFileSync(join(HOST_BUILD, name));
+    const nvs = { offset: 0x9000, size: 0x4000 }; // the host build's partition table: nvs at 0x9000, 16 KiB
+    const wifi = encodeNvs(
+      [
+        { namespace: 'kiln', key: 'wifi_ssid', type: 'blob', value: Buffer.from('KilnLab') },
+        { namespace: 'kiln', key: 'wifi_pass', type: 'blob', value: Buffer.from('secret') },
+      ],
+      nvs.size,
+    );
+    const h = boardWith(
+      [
+        [0x1000, build('bootloader/bootloader.bin')],
+        [0x8000, build('partition_table/partition-table.bin')],
+        [nvs.offset, wifi],
+        [0xd000, build('ota_data_initial.bin')],
+        [0x10000, build('kiln_firmware.bin')],
+      ],
+      { firmware: { appBuilds: [HOST_BUILD], rebootDelayMs: 50 } },
+    );
+    const log = await bootLog(h, (t) => t.includes('Wi-Fi could not connect'));
+    expect(log).toMatch(/I \(\d+\) boot: {2}0 nvs {14}WiFi data {8}01 02 00009000 00004000/);
+    expect(log).toContain('Wi-Fi could not connect to "KilnLab"'); // the credentials came from the partition
+    h.port.write(Buffer.from('factory-reset\r\n'));
+    await bootLog(h, (t) => t.includes('factory reset done'));
+    h.port.setLines({ dtr: false, rts: true }); // EN low: the app stops, its NVS goes back to flash
+    await until(() => h.board.state === 'reset');
+    const partition = h.board.flash.read(nvs.offset, nvs.size);
+    expect(parseNvs(partition)).toEqual([]);
+    expect(partition.equals(encodeNvs([], nvs.size))).toBe(true); // as nvs_partition_gen writes an empty CSV
+    h.port.setLines({ rts: false });
+    const again = await bootLog(h, (t) => t.includes('state unprovisioned'));
+    expect(again).not.toContain('KilnLab');
   }, 15_000);
 });
 

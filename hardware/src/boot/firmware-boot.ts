@@ -11,6 +11,7 @@ import { formatMac } from '../chips/chip.ts';
 import type { AppDescription } from '../formats/app-image.ts';
 import type { BootContext, BootStage, RunningStage } from './boot-stage.ts';
 import { HostApp, type HostBuild, HostBuilds } from './host-app.ts';
+import { NvsHandover } from './nvs-handover.ts';
 import { romFlashBoot } from './rom-boot.ts';
 import { runSecondStage } from './second-stage.ts';
 
@@ -61,12 +62,16 @@ export function firmwareBootStage(options: FirmwareBootOptions = {}): BootStage 
         return { stop: () => {} };
       }
       const description = app.description;
+      const nvsFile = ctx.nvsFile?.(app.nvs?.offset ?? 0x9000) ?? 'kiln-device.nvs';
+      // The NVS partition's `kiln` blobs become the app's key-value file, and go back at stop.
+      const nvs = app.nvs ? new NvsHandover(ctx.flash, app.nvs, nvsFile) : undefined;
+      nvs?.handOver();
       let host: HostApp | undefined;
       host = new HostApp({
         build,
         chip: ctx.chip.name,
         mac: formatMac(ctx.chip.mac),
-        nvsFile: ctx.nvsFile?.(app.nvs?.offset ?? 0x9000) ?? 'kiln-device.nvs',
+        nvsFile,
         args: options.appArgs ?? [],
         output: (d) => ctx.write(d),
         exited: (code, signal) => {
@@ -77,7 +82,14 @@ export function firmwareBootStage(options: FirmwareBootOptions = {}): BootStage 
       ctx.report?.({ kind: 'host', partitionOffset: app.partition.offset, description, build, pid: host.pid });
       return {
         receive: (d) => host?.write(d),
-        stop: () => host?.stop(),
+        stop: () => {
+          host?.stop();
+          try {
+            nvs?.writeBack();
+          } catch {
+            // A power cut while writing it back: the partition keeps what was programmed.
+          }
+        },
       };
     },
   };

@@ -5,8 +5,8 @@
  * app_elf_sha256 is the SHA-256 of one of those executables is run as that process:
  * its stdin/stdout are the chip's UART, it is killed when the chip resets, and its
  * NVS is a key-value file beside the board's flash file, one per NVS partition
- * offset (`<flash>.nvs-0x9000.kv`): the minimum viable hand-over, not a translation
- * to and from the NVS partition bytes.
+ * offset (`<flash>.nvs-0x9000.kv`), filled from the NVS partition in flash before
+ * the app starts and written back into it when the app stops (nvs-handover.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
