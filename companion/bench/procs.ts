@@ -5,10 +5,11 @@
  * mqtt-pubsub.
  */
 import { createServer as createHttps } from 'node:https';
-import { createServer as createNet } from 'node:net';
+import { createServer as createNet, isIP } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import { Aedes } from 'aedes';
-import type { JWK } from 'jose';
+import { importJWK, type JWK } from 'jose';
 import { connectAsync } from 'mqtt';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -21,6 +22,11 @@ const reply = (m: object) => process.send?.(m);
 const on = (fn: (m: Msg) => Promise<void> | void) =>
   process.on('message', (m: Msg) => void Promise.resolve(fn(m)).catch((e) => reply({ error: String(e) })));
 const rss = () => process.memoryUsage().rss;
+/** CPU time of this process (user + system), ms. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const now = () => performance.timeOrigin + performance.now();
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return Number.NaN;
@@ -33,6 +39,7 @@ async function gateway() {
   reply({ ready: true, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
   on(async (m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
+    if (m.cmd === 'cpu') reply({ cpu: cpuMs() });
     if (m.cmd === 'stop') {
       await gw.close();
       process.exit(0);
@@ -45,8 +52,8 @@ async function wsBaseline() {
   const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: () => 'kiln.v1' });
   wss.on('connection', (ws) => {
     ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as { seq: number };
-      ws.send(JSON.stringify({ type: 'ack', seq: 0, acked: [m.seq] }));
+      const m = JSON.parse(String(d)) as { seq: number; n?: number };
+      ws.send(JSON.stringify({ type: 'ack', seq: 0, acked: Array.from({ length: m.n ?? 1 }, (_, i) => m.seq + i) }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -57,6 +64,7 @@ async function wsBaseline() {
   });
   on((m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: wss.clients.size });
+    if (m.cmd === 'cpu') reply({ cpu: cpuMs() });
     if (m.cmd === 'stop') process.exit(0);
   });
 }
@@ -74,8 +82,16 @@ async function aedesBaseline() {
 /** A fleet of device connections; with cfg.raw, no hello (the raw ws baseline). */
 async function devices() {
   const ids = cfg.ids as string[];
-  const priv = cfg.priv as JWK;
+  // Imported once, as a device holds its key; signing still costs this process ~0.1 ms a token.
+  const priv = (await importJWK(cfg.priv as JWK, 'ES256')) as import('node:crypto').webcrypto.CryptoKey;
   const raw = cfg.raw === true;
+  /** TLS sessions by device (tickets), offered on reconnect when `resume` is on, as esp-tls does. */
+  const tlsSessions = new Map<string, Buffer>();
+  let resume = false;
+  let attempts = 0;
+  let resumed = 0;
+  /** Tokens signed ahead of a storm: a device signs on its own CPU, not on the gateway's cores. */
+  const presigned = new Map<string, string>();
   const conns = new Map<string, WebSocket>();
   const pending = new Map<string, number>();
   const latencies: number[] = [];
@@ -83,14 +99,31 @@ async function devices() {
   let sent = 0;
   let welcomed = 0;
   let onWelcome: (() => void) | undefined;
+  const welcomeTimes: number[] = [];
   let reconnecting = false;
   const seqs = new Map<string, number>();
 
   const connect = async (id: string): Promise<void> => {
-    const token = raw ? 'a.b.c' : await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' });
+    attempts++;
+    let token = presigned.get(id);
+    presigned.delete(id);
+    token ??= raw ? 'a.b.c' : await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' });
+    const session = resume ? tlsSessions.get(id) : undefined;
     const ws = new WebSocket(cfg.url as string, deviceSubprotocols(token), {
       ca: cfg.ca as string,
       perMessageDeflate: false,
+      ...(session ? { session } : {}),
+      // ws' own tlsConnect plus a hook to keep the session ticket the server sends.
+      createConnection: ((o: ConnectionOptions & { host?: string; path?: string }) => {
+        o.path = undefined;
+        if (!o.servername && o.servername !== '') o.servername = isIP(o.host ?? '') ? '' : o.host;
+        const sock = tlsConnect(o);
+        sock.on('session', (sess: Buffer) => tlsSessions.set(id, sess));
+        sock.once('secureConnect', () => {
+          if (sock.isSessionReused()) resumed++;
+        });
+        return sock;
+      }) as never,
     });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -103,6 +136,7 @@ async function devices() {
       const m = JSON.parse(String(d)) as { type: string; acked?: number[] };
       if (m.type === 'welcome') {
         welcomed++;
+        welcomeTimes.push(Date.now());
         onWelcome?.();
       } else if (m.type === 'ack') {
         const t = now();
@@ -175,15 +209,22 @@ async function devices() {
     });
 
   on(async (m) => {
-    if (m.cmd === 'connect') reply({ connect: await connectAll(m.concurrency as number) });
+    if (m.cmd === 'connect') {
+      const cpu0 = cpuMs();
+      reply({ connect: { ...(await connectAll(m.concurrency as number)), cpuMs: cpuMs() - cpu0 } });
+    }
     if (m.cmd === 'telemetry') {
       // Each device sends at ratePerDevice for durationMs, spread evenly.
       latencies.length = 0;
       acked = 0;
       sent = 0;
+      let messages = 0;
+      const cpu0 = cpuMs();
       const list = [...conns.entries()];
       if (list.length === 0) return void reply({ telemetry: { sent: 0, acked: 0, p50: Number.NaN, p99: Number.NaN } });
-      const periodMs = 1000 / (m.ratePerDevice as number);
+      // ratePerDevice is in samples/s; a message carries `batch` samples (telemetry_batch when > 1).
+      const batch = Math.max(1, (m.batch as number | undefined) ?? 1);
+      const periodMs = (1000 * batch) / (m.ratePerDevice as number);
       const end = Date.now() + (m.durationMs as number);
       const tickMs = 10;
       let cursor = 0;
@@ -198,29 +239,49 @@ async function devices() {
           for (let k = 0; k < perTick; k++) {
             const [id, ws] = list[cursor++ % list.length] as [string, WebSocket];
             const seq = seqs.get(id) ?? 1;
-            seqs.set(id, seq + 1);
+            seqs.set(id, seq + batch);
             const t = now();
-            pending.set(`${id}:${seq}`, t);
-            sent++;
+            for (let b = 0; b < batch; b++) pending.set(`${id}:${seq + b}`, t);
+            sent += batch;
+            messages++;
+            const ts = Math.round(t);
             ws.send(
               raw
-                ? JSON.stringify({ seq })
-                : JSON.stringify({ type: 'telemetry', seq, ts: Math.round(t), metrics: { temp: 21.5, rssi: -60 } }),
+                ? JSON.stringify(batch === 1 ? { seq } : { seq, n: batch })
+                : batch === 1
+                  ? JSON.stringify({ type: 'telemetry', seq, ts, metrics: { temp: 21.5, rssi: -60 } })
+                  : JSON.stringify({
+                      type: 'telemetry_batch',
+                      seq,
+                      samples: Array.from({ length: batch }, (_, b) => ({
+                        seq: seq + b,
+                        ts,
+                        metrics: { temp: 21.5, rssi: -60 },
+                      })),
+                    }),
             );
           }
         }, tickMs);
       });
       await waitFor(() => acked >= sent, 5000);
       pending.clear();
-      reply({ telemetry: { sent, acked, p50: pct(latencies, 50), p99: pct(latencies, 99) } });
+      reply({
+        telemetry: { sent, messages, acked, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuMs: cpuMs() - cpu0 },
+      });
     }
     if (m.cmd === 'expect-storm') {
       reconnecting = true;
+      resume = m.resume === true;
+      for (const id of ids) presigned.set(id, await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' }));
       welcomed = 0;
+      welcomeTimes.length = 0;
+      attempts = 0;
+      resumed = 0;
       reply({ armed: true });
     }
     if (m.cmd === 'await-storm') {
       const t0 = m.since as number;
+      const cpu0 = cpuMs();
       await new Promise<void>((resolve) => {
         onWelcome = () => {
           if (welcomed >= ids.length) resolve();
@@ -228,7 +289,18 @@ async function devices() {
         onWelcome();
         setTimeout(resolve, 60_000);
       });
-      reply({ storm: { welcomed, ms: Date.now() - t0 } });
+      const at = welcomeTimes.map((x) => x - t0);
+      reply({
+        storm: {
+          welcomed,
+          ms: Date.now() - t0,
+          attempts,
+          resumed,
+          cpuMs: cpuMs() - cpu0,
+          p50: pct(at, 50),
+          p90: pct(at, 90),
+        },
+      });
     }
     if (m.cmd === 'stop') {
       for (const ws of conns.values()) ws.terminate();
@@ -247,6 +319,7 @@ async function subscriber() {
   await c.subscribeAsync('kiln/v1/+/telemetry', { qos: 0 });
   let lat: number[] = [];
   let count = 0;
+  let cpu0 = cpuMs();
   c.on('message', (_t, p) => {
     count++;
     const ts = (JSON.parse(String(p)) as { ts: number }).ts;
@@ -256,9 +329,10 @@ async function subscriber() {
     if (m.cmd === 'reset') {
       lat = [];
       count = 0;
+      cpu0 = cpuMs();
       reply({ reset: true });
     }
-    if (m.cmd === 'report') reply({ sub: { count, p50: pct(lat, 50), p99: pct(lat, 99) } });
+    if (m.cmd === 'report') reply({ sub: { count, p50: pct(lat, 50), p99: pct(lat, 99), cpuMs: cpuMs() - cpu0 } });
     if (m.cmd === 'stop') {
       await c.endAsync(true);
       process.exit(0);

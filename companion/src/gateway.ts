@@ -23,7 +23,7 @@ import { createRestApp } from './rest/app.ts';
 import { loadMasterKey, SecretBox } from './secrets.ts';
 import { Store } from './store/index.ts';
 import { runRetention } from './store/retention.ts';
-import { ensureDevTls, loadGivenTls, type TlsMaterial } from './tls.ts';
+import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -142,7 +142,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     cleanups.push(() => rest.limits.close());
 
     const server: Server = tls
-      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, rest.app)
+      ? createHttpsServer(
+          { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ticketKeys: ensureTicketKeys(config.dataDir, box) },
+          rest.app,
+        )
       : createHttpServer(rest.app);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;

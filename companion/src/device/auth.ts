@@ -1,14 +1,17 @@
 /**
  * Device authentication in the HTTP upgrade (SPEC §1.1–1.2): the registered key, then the
- * contract's checks (checkDeviceToken), then gateway state: revocation and jti replay.
- * CryptoKeys are cached per device (importing per handshake halves ES256 throughput);
- * the cache and the jti set are bounded, expiring maps.
+ * contract's checks (checkDeviceToken: jose ES256, the contract's order and codes), then
+ * gateway state: revocation and jti replay. Keys are imported once per device and cached
+ * as CryptoKeys (importing per handshake halves ES256 throughput); the cache and the jti
+ * set are bounded, expiring maps.
  */
 import type { webcrypto } from 'node:crypto';
 import { checkDeviceToken, type JwtErrorCode, peekIssuer } from '@kiln/protocol';
 import { importJWK, type JWK } from 'jose';
 import type { Store } from '../store/index.ts';
 import { TtlMap } from '../util/ttl-map.ts';
+
+type CryptoKey = webcrypto.CryptoKey;
 
 export type AuthFailure = JwtErrorCode | 'UNKNOWN_DEVICE' | 'DEVICE_REVOKED' | 'JWT_REPLAYED' | 'REPLAY_CACHE_FULL';
 
@@ -18,7 +21,7 @@ export type AuthResult =
 
 interface CachedKey {
   jwkJson: string;
-  key: webcrypto.CryptoKey;
+  key: CryptoKey;
 }
 
 export class DeviceAuthenticator {
@@ -68,12 +71,14 @@ export class DeviceAuthenticator {
     return { ok: true, deviceId, exp: r.claims.exp };
   }
 
-  private async keyFor(deviceId: string, jwk: JWK): Promise<webcrypto.CryptoKey | undefined> {
+  private async keyFor(deviceId: string, jwk: JWK): Promise<CryptoKey | undefined> {
     const jwkJson = JSON.stringify(jwk);
     const cached = this.keys.get(deviceId);
     if (cached && cached.jwkJson === jwkJson) return cached.key;
+    // Only public P-256 keys: a registered key of another kind can never verify.
+    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || 'd' in jwk) return undefined;
     try {
-      const key = (await importJWK(jwk as JWK, 'ES256')) as webcrypto.CryptoKey;
+      const key = (await importJWK(jwk, 'ES256')) as CryptoKey;
       this.keys.set(deviceId, { jwkJson, key });
       return key;
     } catch {

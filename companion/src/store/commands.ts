@@ -59,6 +59,7 @@ export interface NewCommand {
 }
 
 export class CommandRepo {
+  #pendingFor: import('better-sqlite3').Statement | undefined;
   constructor(private readonly db: Db) {}
 
   /** Idempotent on id (the same command may arrive from REST and again from the bus). */
@@ -103,13 +104,10 @@ export class CommandRepo {
   }
 
   pendingFor(deviceId: string, now = Date.now()): CommandRow[] {
-    return (
-      this.db
-        .prepare(
-          "SELECT * FROM commands WHERE device_id = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at",
-        )
-        .all(deviceId, now) as Raw[]
-    ).map(toRow);
+    this.#pendingFor ??= this.db.prepare(
+      "SELECT * FROM commands WHERE device_id = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at",
+    );
+    return (this.#pendingFor.all(deviceId, now) as Raw[]).map(toRow);
   }
 
   markSent(id: string, now = Date.now()): boolean {

@@ -40,6 +40,7 @@ export class Store {
   }
 
   close(): void {
+    if (this.db.open) this.devices.flushPresence();
     if (this.db.open) this.db.close();
   }
 }

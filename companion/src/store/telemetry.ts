@@ -26,10 +26,14 @@ export interface TelemetryQuery {
 export class TelemetryRepo {
   readonly #insert;
   readonly #insertMany;
+  readonly #highest;
 
   constructor(private readonly db: Db) {
     this.#insert = db.prepare(
       'INSERT OR IGNORE INTO telemetry (device_id, boot_id, seq, ts, received_at, metrics) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#highest = db.prepare<[string, string], { m: number | null }>(
+      'SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?',
     );
     this.#insertMany = db.transaction((rows: readonly SampleRow[], now: number) => {
       const fresh: boolean[] = new Array(rows.length);
@@ -47,10 +51,7 @@ export class TelemetryRepo {
   }
 
   highestSeq(deviceId: string, bootId: string): number {
-    const r = this.db
-      .prepare('SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?')
-      .get(deviceId, bootId) as { m: number | null };
-    return r.m ?? -1;
+    return this.#highest.get(deviceId, bootId)?.m ?? -1;
   }
 
   count(deviceId?: string): number {
