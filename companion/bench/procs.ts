@@ -107,7 +107,9 @@ async function devices() {
     attempts++;
     let token = presigned.get(id);
     presigned.delete(id);
-    token ??= raw ? 'a.b.c' : await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' });
+    token ??= raw
+      ? 'a.b.c'
+      : await signDeviceToken(priv, { deviceId: id, audience: new URL(cfg.url as string).origin });
     const session = resume ? tlsSessions.get(id) : undefined;
     const ws = new WebSocket(cfg.url as string, deviceSubprotocols(token), {
       ca: cfg.ca as string,
@@ -272,7 +274,8 @@ async function devices() {
     if (m.cmd === 'expect-storm') {
       reconnecting = true;
       resume = m.resume === true;
-      for (const id of ids) presigned.set(id, await signDeviceToken(priv, { deviceId: id, audience: 'kiln-gateway' }));
+      for (const id of ids)
+        presigned.set(id, await signDeviceToken(priv, { deviceId: id, audience: new URL(cfg.url as string).origin }));
       welcomed = 0;
       welcomeTimes.length = 0;
       attempts = 0;

@@ -22,8 +22,11 @@ export interface GatewayConfig {
   allowPublicBind: boolean;
   insecureDev: boolean;
   dataDir: string;
-  /** JWT `aud` devices must present. */
-  audience: string;
+  /**
+   * An extra JWT `aud` to accept. Devices present the origin of the URL they were provisioned
+   * with (SPEC §1.2), and the gateway always accepts the origins of the URLs it announces.
+   */
+  audience: string | undefined;
   /** Names this process on the MQTT bus (status messages, supersede across instances). */
   instanceId: string;
   tls: { certFile?: string; keyFile?: string };
@@ -64,7 +67,7 @@ export function defaultConfig(): GatewayConfig {
     allowPublicBind: false,
     insecureDev: false,
     dataDir: join(homedir(), '.kiln', 'gateway'),
-    audience: 'kiln-gateway',
+    audience: undefined,
     instanceId: `gw-${process.pid}`,
     // Optional keys are present (undefined) so that the layers may set them.
     tls: { certFile: undefined, keyFile: undefined },
@@ -227,7 +230,10 @@ export function validateConfig(cfg: GatewayConfig): void {
   if (cfg.mqtt.qos !== 0 && cfg.mqtt.qos !== 1) throw new ConfigError('CONFIG_INVALID', 'mqtt.qos must be 0 or 1');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(cfg.instanceId))
     throw new ConfigError('CONFIG_INVALID', 'instanceId must be 1..64 of A-Z a-z 0-9 _ . -');
-  if (typeof cfg.audience !== 'string' || cfg.audience.length === 0 || cfg.audience.length > 256)
+  if (
+    cfg.audience !== undefined &&
+    (typeof cfg.audience !== 'string' || cfg.audience.length === 0 || cfg.audience.length > 256)
+  )
     throw new ConfigError('CONFIG_INVALID', 'audience must be a non-empty string');
   for (const [k, v] of Object.entries(cfg.limits)) positiveInt(v, `limits.${k}`);
   if (cfg.limits.maxPayloadBytes > LIMITS.messageBytes)

@@ -34,6 +34,8 @@ export interface Gateway {
   baseUrl: string;
   /** wss://host:port/v1/device */
   deviceUrl: string;
+  /** JWT audiences accepted: the configured one, then the origins devices may have been given. */
+  audiences: readonly string[];
   port: number;
   /** The dev CA certificate devices must trust (undefined with given certificates or insecure-dev). */
   caPath: string | undefined;
@@ -89,8 +91,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       outstandingPerDevice: config.limits.outstandingCommandsPerDevice,
     });
     cleanups.push(() => commands.close());
+    // Filled in once the port is known: the origins of the device URL (SPEC §1.2).
+    const audiences: string[] = config.audience === undefined ? [] : [config.audience];
     const deviceAuth = new DeviceAuthenticator(store, {
-      audience: config.audience,
+      audiences,
       skewSec: config.limits.jwtSkewSec,
       jtiCacheEntries: config.limits.jtiCacheEntries,
     });
@@ -182,11 +186,13 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     const port = (server.address() as AddressInfo).port;
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
     const scheme = tls ? 'https' : 'http';
+    audiences.push(...announcedOrigins(tls ? 'wss' : 'ws', host, port));
     let closing: Promise<void> | undefined;
     return {
       config,
       baseUrl: `${scheme}://${host}:${port}`,
       deviceUrl: `${tls ? 'wss' : 'ws'}://${host}:${port}${DEVICE_PATH}`,
+      audiences,
       port,
       caPath: tls?.caPath,
       mqttUrl,
@@ -211,4 +217,14 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     await undo();
     throw e;
   }
+}
+
+/**
+ * The origins a device may have been provisioned with for this listener: its own, and on
+ * loopback the other loopback spellings (a device told wss://localhost:PORT signs that).
+ */
+export function announcedOrigins(scheme: 'ws' | 'wss', host: string, port: number): string[] {
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'];
+  const hosts = loopback.includes(host) ? loopback : [host];
+  return hosts.map((h) => `${scheme}://${h}:${port}`);
 }

@@ -48,7 +48,7 @@ const call = (method: string, path: string, opts: Parameters<typeof api>[4] = {}
 describe('audit: replay protection (jti cache, per-boot sequence window)', () => {
   it('refuses a token whose jti was already used while it is valid', async () => {
     const k = await registerDevice(t.gw, 'au-replay');
-    const token = await signDeviceToken(k.priv, { deviceId: 'au-replay', audience: t.gw.config.audience });
+    const token = await signDeviceToken(k.priv, { deviceId: 'au-replay', audience: t.gw.audiences[0] as string });
     const first = await TestDevice.connect(t.gw, t.ca, 'au-replay', k.priv, { token });
     first.close();
     const again = await refusedHandshake(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], t.ca);
@@ -240,7 +240,7 @@ describe('audit: revoke and logout paths', () => {
     await d.next('welcome');
     await call('POST', '/api/v1/devices/au-revoke/revoke', { key: admin });
     expect(await d.closed()).toBe(CloseCode.REVOKED);
-    const token = await signDeviceToken(k.priv, { deviceId: 'au-revoke', audience: t.gw.config.audience });
+    const token = await signDeviceToken(k.priv, { deviceId: 'au-revoke', audience: t.gw.audiences[0] as string });
     expect(await refusedHandshake(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], t.ca)).toMatchObject({
       status: 403,
       code: 'DEVICE_REVOKED',
@@ -264,7 +264,7 @@ describe('audit: revoke and logout paths', () => {
 describe('audit: WS Origin check', () => {
   it('refuses a browser origin that is not allowlisted, accepts an allowlisted one', async () => {
     const k = await registerDevice(t.gw, 'au-origin');
-    const token = await signDeviceToken(k.priv, { deviceId: 'au-origin', audience: t.gw.config.audience });
+    const token = await signDeviceToken(k.priv, { deviceId: 'au-origin', audience: t.gw.audiences[0] as string });
     const r = await refusedHandshake(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], t.ca, {
       origin: 'https://evil.example',
     });
@@ -279,7 +279,7 @@ describe('audit: WS Origin check', () => {
 describe('audit: tokens in the URL are refused', () => {
   it('answers 400 to a query string on the device path', async () => {
     const k = await registerDevice(t.gw, 'au-url');
-    const token = await signDeviceToken(k.priv, { deviceId: 'au-url', audience: t.gw.config.audience });
+    const token = await signDeviceToken(k.priv, { deviceId: 'au-url', audience: t.gw.audiences[0] as string });
     const r = await refusedHandshake(`${t.gw.deviceUrl}?token=${token}`, ['kiln.v1', `kiln.jwt.${token}`], t.ca);
     expect(r).toMatchObject({ status: 400, code: 'TOKEN_IN_URL' });
   });

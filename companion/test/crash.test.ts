@@ -54,7 +54,7 @@ async function startProcess(): Promise<{ proc: ChildProcess; url: string; ca: Bu
 }
 
 async function device(url: string, ca: Buffer, priv: Parameters<typeof signDeviceToken>[0]) {
-  const token = await signDeviceToken(priv, { deviceId: 'crash-dev', audience: 'kiln-gateway' });
+  const token = await signDeviceToken(priv, { deviceId: 'crash-dev', audience: new URL(url).origin });
   const ws = new WebSocket(url, deviceSubprotocols(token), { ca });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());

@@ -38,10 +38,16 @@ describe('device endpoint: handshake', () => {
   it('refuses an unknown device, a bad signature and a missing token with 401 before the upgrade', async () => {
     const url = t.gw.deviceUrl;
     const stranger = await registerDevice(t.gw, 'dev-known');
-    const forged = await signDeviceToken(stranger.priv, { deviceId: 'dev-unknown', audience: t.gw.config.audience });
+    const forged = await signDeviceToken(stranger.priv, {
+      deviceId: 'dev-unknown',
+      audience: t.gw.audiences[0] as string,
+    });
     expect((await refusedHandshake(url, ['kiln.v1', `kiln.jwt.${forged}`], t.ca)).code).toBe('UNKNOWN_DEVICE');
     const other = await registerDevice(t.gw, 'dev-other');
-    const wrongKey = await signDeviceToken(other.priv, { deviceId: 'dev-known', audience: t.gw.config.audience });
+    const wrongKey = await signDeviceToken(other.priv, {
+      deviceId: 'dev-known',
+      audience: t.gw.audiences[0] as string,
+    });
     const r = await refusedHandshake(url, ['kiln.v1', `kiln.jwt.${wrongKey}`], t.ca);
     expect(r).toMatchObject({ status: 401, code: 'JWT_BAD_SIGNATURE' });
     expect(r.protocolHeader).toBeUndefined();
@@ -51,6 +57,25 @@ describe('device endpoint: handshake', () => {
     const metrics = await t.gw.metrics.registry.getSingleMetricAsString('kiln_device_auth_failures_total');
     expect(metrics).toContain('reason="JWT_BAD_SIGNATURE"');
     expect(metrics).toContain('reason="UNKNOWN_DEVICE"');
+  });
+});
+
+describe('device endpoint: audience (SPEC §1.2)', () => {
+  it('accepts the origin of any loopback spelling of its URL, and nothing generic', async () => {
+    const port = new URL(t.gw.deviceUrl).port;
+    expect(t.gw.audiences).toEqual([`wss://127.0.0.1:${port}`, `wss://localhost:${port}`, `wss://[::1]:${port}`]);
+    const k = await registerDevice(t.gw, 'dev-aud');
+    for (const audience of [`wss://localhost:${port}`, `wss://127.0.0.1:${port}`]) {
+      const token = await signDeviceToken(k.priv, { deviceId: 'dev-aud', audience });
+      const d = await TestDevice.connect(t.gw, t.ca, 'dev-aud', k.priv, { token });
+      d.close();
+    }
+    for (const audience of ['kiln-gateway', `wss://127.0.0.1:${Number(port) + 1}`, `https://127.0.0.1:${port}`]) {
+      const token = await signDeviceToken(k.priv, { deviceId: 'dev-aud', audience });
+      expect((await refusedHandshake(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], t.ca)).code).toBe(
+        'JWT_BAD_AUDIENCE',
+      );
+    }
   });
 });
 
@@ -144,7 +169,7 @@ describe('device endpoint: sessions', () => {
 
   it('ws client libraries see the selected subprotocol in the 101 (never the token)', async () => {
     const k = await registerDevice(t.gw, 'dev-proto');
-    const token = await signDeviceToken(k.priv, { deviceId: 'dev-proto', audience: t.gw.config.audience });
+    const token = await signDeviceToken(k.priv, { deviceId: 'dev-proto', audience: t.gw.audiences[0] as string });
     const ws = new WebSocket(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], { ca: t.ca as Buffer });
     const header = await new Promise<string | undefined>((resolve, reject) => {
       ws.once('upgrade', (res) => resolve(res.headers['sec-websocket-protocol'] as string | undefined));

@@ -123,7 +123,7 @@ export class TestDevice {
     priv: JWK,
     opts: { token?: string; headers?: Record<string, string>; path?: string } = {},
   ): Promise<TestDevice> {
-    const token = opts.token ?? (await signDeviceToken(priv, { deviceId, audience: gw.config.audience }));
+    const token = opts.token ?? (await signDeviceToken(priv, { deviceId, audience: gw.audiences[0] as string }));
     const ws = new WebSocket(`${gw.deviceUrl}${opts.path ?? ''}`, deviceSubprotocols(token), {
       ...(ca ? { ca } : {}),
       headers: opts.headers ?? {},

@@ -31,7 +31,12 @@ export class DeviceAuthenticator {
 
   constructor(
     private readonly store: Store,
-    private readonly opts: { audience: string; skewSec: number; jtiCacheEntries: number; now?: () => number },
+    private readonly opts: {
+      audiences: readonly string[];
+      skewSec: number;
+      jtiCacheEntries: number;
+      now?: () => number;
+    },
   ) {
     this.keys = new TtlMap(50_000, 3_600_000);
     this.jtis = new TtlMap(opts.jtiCacheEntries, 300_000);
@@ -40,7 +45,7 @@ export class DeviceAuthenticator {
   async authenticate(token: string): Promise<AuthResult> {
     const deviceId = peekIssuer(token);
     if (deviceId === undefined) {
-      const r = await checkDeviceToken(token, { key: { kty: 'EC' } as JWK, audience: this.opts.audience }).catch(
+      const r = await checkDeviceToken(token, { key: { kty: 'EC' } as JWK, audience: this.opts.audiences }).catch(
         () => undefined,
       );
       return {
@@ -57,7 +62,7 @@ export class DeviceAuthenticator {
     const nowMs = (this.opts.now ?? Date.now)();
     const r = await checkDeviceToken(token, {
       key,
-      audience: this.opts.audience,
+      audience: this.opts.audiences,
       now: Math.floor(nowMs / 1000),
       skew: this.opts.skewSec,
     });

@@ -37,7 +37,8 @@ export type DeviceTokenResult = { ok: true; claims: DeviceClaims } | { ok: false
 export interface DeviceTokenCheck {
   /** The device's registered public key: a P-256 JWK or a CryptoKey imported from one. */
   key: JWK | CryptoKey;
-  audience: string;
+  /** The audience the gateway accepts; several when it is reached under several origins. */
+  audience: string | readonly string[];
   /** Seconds since the epoch; defaults to now. */
   now?: number;
   /** Allowed clock skew in seconds (SPEC default 30). */
@@ -100,7 +101,8 @@ export async function checkDeviceToken(token: string, check: DeviceTokenCheck): 
   if (typeof jti !== 'string' || !isToken(jti, 16, 64))
     return bad('JWT_BAD_CLAIM', 'jti must be 16..64 token characters');
   if (sub !== iss) return bad('JWT_BAD_SUBJECT', 'sub must equal iss');
-  if (aud !== check.audience) return bad('JWT_BAD_AUDIENCE', 'the token is for another audience');
+  const accepted = typeof check.audience === 'string' ? [check.audience] : check.audience;
+  if (!accepted.includes(aud)) return bad('JWT_BAD_AUDIENCE', 'the token is for another audience');
   const issuedAt = iat as number;
   const expires = exp as number;
   if (expires <= issuedAt || expires - issuedAt > LIMITS.jwtMaxLifetimeSec) {
