@@ -111,7 +111,10 @@ export function registerCommands(program: Command): void {
     .option('--mqtt-listen <host:port>', 'where the embedded MQTT broker listens (default 127.0.0.1:1883)')
     .option('--tls-cert <file>', 'server certificate (PEM); without it a development CA is made')
     .option('--tls-key <file>', 'server private key (PEM)')
-    .option('--audience <aud>', 'an extra JWT audience to accept (devices present the origin of the URL they were given; those are always accepted)')
+    .option(
+      '--audience <aud>',
+      'an extra JWT audience to accept (devices present the origin of the URL they were given; those are always accepted)',
+    )
     .option('--instance-id <id>', 'name of this instance on the MQTT bus (several instances share a fleet)')
     .addHelpText(
       'after',
