@@ -4,20 +4,32 @@
  * that cli/ turns into a message, a hint and an exit code (docs/EXIT-CODES.md).
  */
 import { type Command, Option } from 'commander';
+import { registerImageCommands } from './cli/image.ts';
+import { registerMonitorCommand } from './cli/monitor.ts';
+import { registerPartitionCommands } from './cli/partitions.ts';
 import { chipInfo, formatChipInfo } from './cmds/chip-info.ts';
 import type { DeviceOptions } from './cmds/connect-options.ts';
 import { erase } from './cmds/erase.ts';
 import { flash } from './cmds/flash.ts';
+import {
+  type DeviceOutcome,
+  type FlashManyOptions,
+  flashMany,
+  formatSummary,
+  ParallelFlashError,
+} from './cmds/flash-many.ts';
 import { formatPorts, ports } from './cmds/ports.ts';
 import { readFlash } from './cmds/read-flash.ts';
 import { reset } from './cmds/reset.ts';
 import { UsageError } from './errors.ts';
-import type { Before } from './loader/session.ts';
+import type { After, Before } from './loader/session.ts';
 import { hex, parseOffset } from './plan.ts';
-import { createReporter, type Reporter } from './progress.ts';
+import { createParallelReporter, createReporter, type Reporter } from './progress.ts';
 
 interface DeviceFlags {
   port?: string;
+  /** flash only: every --port given. */
+  ports?: string[];
   baud: string;
   chip?: string;
   before: Before;
@@ -30,10 +42,18 @@ const EXIT_CODES = `
 Exit codes: 0 ok (verified), 2 bad input (nothing written), 3 port, 4 device,
 5 verification failed (docs/EXIT-CODES.md).`;
 
-function deviceCommand(program: Command, name: string): Command {
-  return program
-    .command(name)
-    .option('-p, --port <port>', 'serial port: /dev/ttyUSB0, COM3, rfc2217://HOST:PORT or socket://HOST:PORT')
+const PORT_HELP = 'serial port: /dev/ttyUSB0, COM3, rfc2217://HOST:PORT or socket://HOST:PORT';
+
+function deviceCommand(program: Command, name: string, multiPort = false): Command {
+  const cmd = program.command(name);
+  if (multiPort) {
+    cmd.option(
+      '-p, --port <port>',
+      `${PORT_HELP}; repeat it to flash several devices at once`,
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
+  } else cmd.option('-p, --port <port>', PORT_HELP);
+  return cmd
     .option('-b, --baud <rate>', 'baud rate once the stub runs (the ROM talks at 115200)', '460800')
     .option('-c, --chip <chip>', 'refuse any other chip: esp32, esp32s3, esp32c3 (default: detect)')
     .addOption(
@@ -74,6 +94,33 @@ async function run<T>(reporter: Reporter, body: () => Promise<T>): Promise<T> {
 const print = (flags: { json?: boolean }, value: unknown, text: string) =>
   process.stdout.write(flags.json ? `${JSON.stringify({ type: 'result', ...(value as object) })}\n` : text);
 
+/** kiln flash with several --port: concurrent, a summary table, exit code of the first failure. */
+async function flashSeveral(
+  ports: string[],
+  flags: Omit<DeviceFlags, 'port'>,
+  common: Pick<FlashManyOptions, 'inputs' | 'offset' | 'noSkip' | 'force' | 'after'>,
+): Promise<void> {
+  const { options } = setup({ ...flags, port: ports[0], quiet: true });
+  const reporter = createParallelReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto', ports);
+  let outcomes: DeviceOutcome[];
+  try {
+    outcomes = await flashMany({ ...options, ...common, ports, onEvent: reporter.onEvent });
+  } catch (e) {
+    if (!(e instanceof ParallelFlashError)) throw e;
+    outcomes = e.outcomes;
+    reporter.stop();
+    report(flags, outcomes);
+    throw e;
+  }
+  reporter.stop();
+  report(flags, outcomes);
+}
+
+function report(flags: { json?: boolean; quiet?: boolean }, outcomes: DeviceOutcome[]): void {
+  if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'result', devices: outcomes })}\n`);
+  else if (!flags.quiet) process.stdout.write(`\n${formatSummary(outcomes)}`);
+}
+
 export function registerCommands(program: Command): void {
   program
     .command('ports')
@@ -97,7 +144,7 @@ export function registerCommands(program: Command): void {
       if (!flags.quiet || flags.json) print(flags, info, formatChipInfo(info));
     });
 
-  deviceCommand(program, 'flash')
+  deviceCommand(program, 'flash', true)
     .description('write a build dir, FILE@OFFSET pairs or a merged image; verify every region; reset')
     .argument('<input...>', 'an ESP-IDF build dir, FILE@OFFSET pairs, or one merged image')
     .option('--offset <offset>', 'where a merged image goes', '0x0')
@@ -116,24 +163,33 @@ Examples:
       an ESP-IDF build dir (flasher_args.json); regions already on the device are skipped
   kiln flash bootloader.bin@0x1000 partition-table.bin@0x8000 app.bin@0x10000 -p COM3 -b 921600
   kiln flash merged-binary.bin --port rfc2217://127.0.0.1:4000 --json
+  kiln flash build/ -p /dev/ttyUSB0 -p /dev/ttyUSB1 -p /dev/ttyUSB2 -b 921600
+      several devices at once: a bar (or prefixed lines) per device, then a summary table;
+      one failure does not stop the others, and the exit code is the first failure's
 ${EXIT_CODES}`,
     )
     .action(
       async (
         inputs: string[],
-        flags: DeviceFlags & { offset: string; skip: boolean; force?: boolean; after: 'hard-reset' },
+        flags: Omit<DeviceFlags, 'port'> & {
+          port?: string[];
+          offset: string;
+          skip: boolean;
+          force?: boolean;
+          after: After;
+        },
       ) => {
-        const { options, reporter } = setup(flags);
-        const result = await run(reporter, () =>
-          flash({
-            ...options,
-            inputs,
-            offset: parseOffset(flags.offset),
-            noSkip: !flags.skip,
-            force: flags.force ?? false,
-            after: flags.after,
-          }),
-        );
+        const ports = flags.port ?? [];
+        const common = {
+          inputs,
+          offset: parseOffset(flags.offset),
+          noSkip: !flags.skip,
+          force: flags.force ?? false,
+          after: flags.after,
+        };
+        if (ports.length > 1) return flashSeveral(ports, flags, common);
+        const { options, reporter } = setup({ ...flags, port: ports[0] });
+        const result = await run(reporter, () => flash({ ...options, ...common }));
         const written = result.regions.filter((r) => !r.skipped).length;
         const text = `Flashed ${result.chip} on ${result.port}: ${written} region(s) written, ${result.regions.length - written} already there, all verified.\n`;
         if (!flags.quiet || flags.json) print(flags, result, text);
@@ -196,4 +252,8 @@ ${EXIT_CODES}`,
       if (!flags.port) throw new UsageError('PORT_REQUIRED', 'no --port given', { hint: "pick one from 'kiln ports'" });
       await reset({ port: flags.port, mode: flags.bootloader ? 'bootloader' : 'hard', sequence: flags.sequence });
     });
+
+  registerImageCommands(program);
+  registerPartitionCommands(program);
+  registerMonitorCommand(program);
 }

@@ -89,3 +89,73 @@ export function createReporter(
   };
   return { onEvent, stop };
 }
+
+/**
+ * Reporting for several devices at once (kiln flash with several --port): one bar per
+ * device on a terminal, lines prefixed with the port otherwise, JSON events tagged
+ * with `device`, or nothing.
+ */
+export interface ParallelReporter {
+  onEvent(port: string, event: FlasherEvent): void;
+  stop(): void;
+}
+
+export function createParallelReporter(
+  mode: ReportMode,
+  ports: readonly string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WriteStream = process.stderr,
+): ParallelReporter {
+  if (mode === 'quiet') return { onEvent: () => {}, stop: () => {} };
+  if (mode === 'json') {
+    return {
+      onEvent: (port, e) => out.write(`${JSON.stringify({ ...e, device: port, time: new Date().toISOString() })}\n`),
+      stop: () => {},
+    };
+  }
+  const width = Math.max(...ports.map((p) => p.length));
+  if (mode === 'bars' || (mode === 'auto' && err.isTTY === true)) {
+    const multibar = new cliProgress.MultiBar(
+      {
+        stream: err,
+        format: ' {port} {name} |{bar}| {percentage}% {state}',
+        hideCursor: true,
+        clearOnComplete: false,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const bars = new Map(
+      ports.map((p) => [p, multibar.create(1, 0, { port: p.padEnd(width), name: ''.padEnd(20), state: 'connecting' })]),
+    );
+    return {
+      onEvent: (port, e) => {
+        const bar = bars.get(port);
+        if (!bar) return;
+        if (e.type === 'connected') bar.update(0, { state: e.chip });
+        else if (e.type === 'region-start') {
+          bar.setTotal(e.size);
+          bar.update(0, { name: `${e.name}@0x${hex(e.address)}`.padEnd(20), state: 'writing' });
+        } else if (e.type === 'progress') {
+          bar.setTotal(e.total);
+          bar.update(e.written);
+        } else if (e.type === 'region-verified') bar.update({ state: 'verified' });
+        else if (e.type === 'region-skipped')
+          bar.update({ name: `${e.name}@0x${hex(e.address)}`.padEnd(20), state: 'already there' });
+        else if (e.type === 'reset') bar.update({ state: 'done' });
+      },
+      stop: () => multibar.stop(),
+    };
+  }
+  const reporters = new Map(
+    ports.map((p) => {
+      const prefixed = { isTTY: false, write: (t: string) => err.write(`[${p.padEnd(width)}] ${t}`) };
+      return [p, createReporter('lines', out, prefixed as unknown as NodeJS.WriteStream)];
+    }),
+  );
+  return {
+    onEvent: (port, e) => reporters.get(port)?.onEvent(e),
+    stop: () => {
+      for (const r of reporters.values()) r.stop();
+    },
+  };
+}

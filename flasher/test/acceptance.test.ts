@@ -3,54 +3,22 @@
  * virtual ESP32 over rfc2217://, and Espressif's esptool verify-flash confirms every
  * region; then every transport against every chip through the scripting API.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { flash } from '../src/cmds/flash.ts';
 import { readFlash } from '../src/cmds/read-flash.ts';
-import { FIXTURE_BUILD, fakeImage, Lab, waitFor } from './helpers.ts';
+import { ESPTOOL, FIXTURE_BUILD, fakeImage, KILN, killChildren, Lab, run, waitFor } from './helpers.ts';
 
-const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
-const ESPTOOL = fileURLToPath(new URL('../../.venv/bin/esptool', import.meta.url));
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/** Runs a program without blocking this process (the boards live here); killed after timeoutMs. */
-export function run(
-  cmd: string,
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    children.add(child);
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    child.stderr?.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, out, err });
-    });
-  });
-}
+afterAll(killChildren);
 
 let lab: Lab;
 afterEach(async () => {
   await lab?.close();
 });
 
-describe.skipIf(!existsSync(ESPTOOL))('kiln flash + esptool verify-flash', () => {
+describe('kiln flash + esptool verify-flash', () => {
   it('writes the hello_world build over rfc2217://, esptool confirms every region, and a rerun skips them', async () => {
     lab = new Lab();
     const board = await lab.board({ chip: 'esp32' });
@@ -87,7 +55,6 @@ describe.skipIf(!existsSync(ESPTOOL))('kiln flash + esptool verify-flash', () =>
   }, 120_000);
 });
 
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
 const CHIPS = [
   { chip: 'esp32', id: 0, bootloader: 0x1000 },
   { chip: 'esp32s3', id: 9, bootloader: 0x0 },
@@ -97,35 +64,31 @@ const CHIPS = [
 describe('every transport, every chip', () => {
   for (const { chip, id } of CHIPS) {
     for (const kind of ['rfc2217', 'socket', 'serial'] as const) {
-      it.skipIf(kind === 'serial' && !hasSocat)(
-        `${chip} over ${kind}`,
-        async () => {
-          lab = new Lab();
-          const board = kind === 'rfc2217' ? await lab.board({ chip }) : await lab.socketBoard({ chip });
-          let port = board.url;
-          if (kind === 'serial') {
-            // A local serial device: one end of a pty pair that socat bridges to the board's socket.
-            port = lab.path('ttyBOARD');
-            const socat = spawn('socat', [`pty,raw,echo=0,link=${port}`, `tcp:${board.url.replace('socket://', '')}`], {
-              stdio: 'ignore',
-            });
-            lab.onClose(() => {
-              socat.kill('SIGKILL');
-            });
-            await waitFor(() => existsSync(port), 5000);
-          }
-          const image = fakeImage(id, 48 * 1024, id + 1);
-          const file = lab.path('app.bin');
-          writeFileSync(file, image);
-          const before = kind === 'serial' ? 'no-reset' : 'default-reset'; // a pty has no modem lines
-          const result = await flash({ port, inputs: [`${file}@0x10000`], chip, before, after: 'no-reset' });
-          expect(result.chip).toBe(chip);
-          expect(result.regions).toMatchObject([{ address: 0x10000, size: image.length, skipped: false }]);
-          const back = await readFlash({ port, before, address: 0x10000, size: image.length });
-          expect(Buffer.from(back).equals(image)).toBe(true);
-        },
-        30_000,
-      );
+      it(`${chip} over ${kind}`, async () => {
+        lab = new Lab();
+        const board = kind === 'rfc2217' ? await lab.board({ chip }) : await lab.socketBoard({ chip });
+        let port = board.url;
+        if (kind === 'serial') {
+          // A local serial device: one end of a pty pair that socat bridges to the board's socket.
+          port = lab.path('ttyBOARD');
+          const socat = spawn('socat', [`pty,raw,echo=0,link=${port}`, `tcp:${board.url.replace('socket://', '')}`], {
+            stdio: 'ignore',
+          });
+          lab.onClose(() => {
+            socat.kill('SIGKILL');
+          });
+          await waitFor(() => existsSync(port), 5000);
+        }
+        const image = fakeImage(id, 48 * 1024, id + 1);
+        const file = lab.path('app.bin');
+        writeFileSync(file, image);
+        const before = kind === 'serial' ? 'no-reset' : 'default-reset'; // a pty has no modem lines
+        const result = await flash({ port, inputs: [`${file}@0x10000`], chip, before, after: 'no-reset' });
+        expect(result.chip).toBe(chip);
+        expect(result.regions).toMatchObject([{ address: 0x10000, size: image.length, skipped: false }]);
+        const back = await readFlash({ port, before, address: 0x10000, size: image.length });
+        expect(Buffer.from(back).equals(image)).toBe(true);
+      }, 30_000);
     }
   }
 });

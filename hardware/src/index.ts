@@ -97,8 +97,6 @@ export {
   parseMac,
 } from './chips/index.ts';
 export { DEFAULT_FLASH_SIZE, FlashChip, parseFlashSize } from './flash/flash-chip.ts';
-export * as appImage from './formats/app-image.ts';
-export * as partitionTable from './formats/partition-table.ts';
 export type { FaultDirection, FaultOptions } from './link/faults.ts';
 export { LinkFaults } from './link/faults.ts';
 export { flashBusyMs, W25Q32JV_TYPICAL, wireTimeMs } from './link/timing.ts';

@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeOtaEntry, OtaState } from '@kiln/protocol/formats/otadata';
+import { encodeNvs, parseNvs } from '@kiln/provisioning';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppState } from '../src/boot/firmware-boot.ts';
 import { FlashChip } from '../src/flash/flash-chip.ts';
-import { encodeNvs, parseNvs } from '../src/formats/nvs.ts';
-import { encodeOtaEntry, OtaState } from '../src/formats/otadata.ts';
 import { BenchHost } from './helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/esp-idf-builds/hello_world_esp32/', import.meta.url));

@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeNvs, groupByNamespace, type NvsItem, nvsCrc32, parseNvs } from '@kiln/provisioning';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NvsHandover, parseKvFile } from '../src/boot/nvs-handover.ts';
 import { FlashChip } from '../src/flash/flash-chip.ts';
-import { encodeNvs, groupByNamespace, type NvsItem, nvsCrc32, parseNvs } from '../src/formats/nvs.ts';
 
 const PYTHON = fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kiln-nvs-'));

@@ -1,10 +1,9 @@
 /** `kiln erase`: the whole chip, a region, or a partition by label from the device's table. */
 import { ROM_LOADER_OPCODES } from '@kiln/protocol';
 import { DeviceError, UsageError } from '../errors.ts';
-import { PARTITION_TABLE_OFFSET, PARTITION_TABLE_SIZE, parsePartitionTable } from '../image/partition-table.ts';
 import type { FlasherSession } from '../loader/session.ts';
-import { hex } from '../plan.ts';
 import { type DeviceOptions, withSession } from './connect-options.ts';
+import { readDeviceTable } from './partitions.ts';
 
 export interface EraseOptions extends DeviceOptions {
   /** One of: region, partition label, or neither for the whole chip. */
@@ -67,14 +66,8 @@ async function eraseRegion(session: FlasherSession, address: number, size: numbe
   await loader.checkCommand('erase region', ROM_LOADER_OPCODES.ERASE_REGION, args, 0, 0, timeout);
 }
 
-async function findPartition(session: FlasherSession, label: string, tableOffset = PARTITION_TABLE_OFFSET) {
-  const raw = await session.loader.readFlash(tableOffset, PARTITION_TABLE_SIZE);
-  const table = parsePartitionTable(raw);
-  if (!table) {
-    throw new UsageError('PARTITION_TABLE_MISSING', `no partition table at 0x${hex(tableOffset)} on the device`, {
-      hint: 'flash a build first, or use --region OFFSET SIZE',
-    });
-  }
+async function findPartition(session: FlasherSession, label: string, tableOffset?: number) {
+  const table = await readDeviceTable(session, tableOffset);
   const p = table.partitions.find((x) => x.label === label);
   if (!p) {
     throw new UsageError('PARTITION_NOT_FOUND', `the device has no partition '${label}'`, {

@@ -1,5 +1,10 @@
-/** The 24-byte ESP image header (formats.md §4): just what the flasher's safety checks read. */
-export const IMAGE_MAGIC = 0xe9;
+/**
+ * The 24-byte ESP image header (formats.md §4), as the flasher's safety checks read it.
+ * The format code is protocol/src/formats/app-image.ts, shared with the virtual board: one parser.
+ */
+import * as appImage from '@kiln/protocol/formats/app-image';
+
+export const IMAGE_MAGIC = appImage.IMAGE_MAGIC;
 
 export interface ImageHeader {
   segments: number;
@@ -16,18 +21,15 @@ export interface ImageHeader {
 
 /** Parses the header at `offset`, or returns undefined when no image starts there. */
 export function readImageHeader(data: Uint8Array, offset = 0): ImageHeader | undefined {
-  if (data.length < offset + 24 || data[offset] !== IMAGE_MAGIC) return undefined;
-  const view = new DataView(data.buffer, data.byteOffset + offset, 24);
-  const segments = view.getUint8(1);
-  if (segments === 0 || segments > 16) return undefined;
-  const sizeFreq = view.getUint8(3);
+  const h = offset < data.length ? appImage.parseImageHeader(data.subarray(offset)) : undefined;
+  if (!h || h.magic !== IMAGE_MAGIC || h.segmentCount === 0 || h.segmentCount > appImage.MAX_SEGMENTS) return undefined;
   return {
-    segments,
-    flashMode: view.getUint8(2),
-    flashSizeCode: sizeFreq >> 4,
-    flashFreqCode: sizeFreq & 0x0f,
-    entry: view.getUint32(4, true),
-    chipId: view.getUint16(12, true),
-    hashAppended: view.getUint8(23) === 1,
+    segments: h.segmentCount,
+    flashMode: h.spiMode,
+    flashSizeCode: h.flashSizeCode,
+    flashFreqCode: h.flashFreqCode,
+    entry: h.entry,
+    chipId: h.chipId,
+    hashAppended: h.hashAppended,
   };
 }

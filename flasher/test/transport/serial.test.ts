@@ -3,7 +3,7 @@
  * (serialport's set() defaults omitted lines to asserted, so both must always be
  * sent), and real bytes through a pty pair made by socat.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as bindingMock from '@serialport/binding-mock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -101,9 +101,7 @@ describe('SerialTransport line signals (binding-mock)', () => {
   });
 });
 
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
-
-describe.skipIf(!hasSocat)('SerialTransport over a pty pair (socat)', () => {
+describe('SerialTransport over a pty pair (socat)', () => {
   let lab: Lab | undefined;
   let socat: ChildProcess | undefined;
   afterEach(async () => {

@@ -7,8 +7,8 @@
  * a real one does; blank flash keeps the ROM printing `invalid header` until reset.
  */
 
+import type { AppDescription } from '@kiln/protocol/formats/app-image';
 import { formatMac } from '../chips/chip.ts';
-import type { AppDescription } from '../formats/app-image.ts';
 import type { BootContext, BootStage, RunningStage } from './boot-stage.ts';
 import { HostApp, type HostBuild, HostBuilds } from './host-app.ts';
 import { NvsHandover } from './nvs-handover.ts';

@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AppDescription } from '../formats/app-image.ts';
+import type { AppDescription } from '@kiln/protocol/formats/app-image';
 
 export const KILN_PROJECT_NAME = 'kiln_firmware';
 export const HOST_EXECUTABLE = 'kiln-device';

@@ -9,13 +9,13 @@
  *   empty file).
  * - writeBack(): when the app stops (reset, power cut, board closed), the file is read
  *   back; if it differs from what was handed over, the partition is rewritten in the
- *   layout of esp-idf-nvs-partition-gen (formats/nvs.ts): every other namespace's
+ *   layout of esp-idf-nvs-partition-gen (@kiln/provisioning's nvs/): every other namespace's
  *   items unchanged, then the `kiln` namespace with the file's pairs. Unchanged
  *   settings leave the flash untouched.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { encodeNvs, type NvsItem, parseNvs } from '@kiln/provisioning';
 import type { FlashChip } from '../flash/flash-chip.ts';
-import { encodeNvs, type NvsItem, parseNvs } from '../formats/nvs.ts';
 
 export const KILN_NVS_NAMESPACE = 'kiln';
 const SECTOR = 4096;

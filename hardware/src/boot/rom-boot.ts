@@ -9,9 +9,10 @@
  * Wording from real boot logs (esp32.com, ESP-IDF example READMEs): the ESP32 ROM
  * prints lengths in decimal, the S3/C3 ROMs in hex.
  */
+
+import { FLASH_MODES, type ImageInfo, parseImage, parseImageHeader } from '@kiln/protocol/formats/app-image';
 import type { Chip } from '../chips/chip.ts';
 import type { FlashChip } from '../flash/flash-chip.ts';
-import { FLASH_MODES, type ImageInfo, parseImage, parseImageHeader } from '../formats/app-image.ts';
 
 /** Longest second-stage bootloader the ROM will read (the partition table follows it at 0x8000). */
 const MAX_BOOTLOADER = 0x7000;

@@ -7,8 +7,7 @@
  * esp_app_desc_t. Failures print IDF's errors and end in a software reset
  * (`bootloader_reset`), which the caller turns into a reboot loop.
  */
-import type { Chip } from '../chips/chip.ts';
-import type { FlashChip } from '../flash/flash-chip.ts';
+
 import {
   type AppDescription,
   appDescription,
@@ -17,8 +16,8 @@ import {
   flashSizeName,
   type ImageInfo,
   parseImage,
-} from '../formats/app-image.ts';
-import { encodeOtaEntry, OtaState, selectBootPartition } from '../formats/otadata.ts';
+} from '@kiln/protocol/formats/app-image';
+import { encodeOtaEntry, OtaState, selectBootPartition } from '@kiln/protocol/formats/otadata';
 import {
   bootPartitions,
   PARTITION_TABLE_MAX_LEN,
@@ -26,7 +25,9 @@ import {
   type Partition,
   parsePartitionTable,
   partitionUsage,
-} from '../formats/partition-table.ts';
+} from '@kiln/protocol/formats/partition-table';
+import type { Chip } from '../chips/chip.ts';
+import type { FlashChip } from '../flash/flash-chip.ts';
 
 export interface LoadedApp {
   partition: Partition;

@@ -206,7 +206,9 @@ kiln_port_err_t kiln_port_ws_open(const kiln_port_ws_config_t *config)
     cc.port = port;
     cc.path = path_buf;
     cc.host = address;
-    cc.origin = address;
+    /* No Origin: a device is not a browser (esp_websocket_client sends none either), and the
+     * gateway refuses Origins it does not allowlist (its defence against browser pages). */
+    cc.origin = NULL;
     cc.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
     cc.protocol = s_subprotocols;         /* sent as Sec-WebSocket-Protocol */
     cc.local_protocol_name = "kiln.v1";   /* the one the server must select */
