@@ -90,6 +90,40 @@ describe('REST: devices', () => {
   });
 });
 
+describe('REST: the enroll scope (least privilege for provisioning stations)', () => {
+  it('registers devices and rotates their keys, reads, and can do nothing else', async () => {
+    const enroll = t.gw.store.apiKeys.create('station', 'enroll').key;
+    const keys = await deviceKeys();
+    expect(
+      (await call('POST', '/api/v1/devices', { key: enroll, body: { id: 'rest-e1', publicKey: keys.pub } })).status,
+    ).toBe(201);
+    expect((await call('GET', '/api/v1/devices/rest-e1', { key: enroll })).status).toBe(200);
+    const fresh = await deviceKeys();
+    const rotate = () =>
+      call('POST', '/api/v1/devices/rest-e1/rotate-key', { key: enroll, body: { publicKey: fresh.pub } });
+    expect((await rotate()).status).toBe(200);
+    for (const [method, path, body] of [
+      ['POST', '/api/v1/devices/rest-e1/revoke', undefined],
+      ['DELETE', '/api/v1/devices/rest-e1', undefined],
+      ['POST', '/api/v1/devices/rest-e1/commands', { name: 'reboot' }],
+      ['POST', '/api/v1/api-keys', { name: 'more', scope: 'admin' }],
+      ['GET', '/api/v1/api-keys', undefined],
+    ] as const) {
+      const r = await call(method, path, { key: enroll, ...(body ? { body } : {}) });
+      expect([r.status, (r.body as { error?: { code: string } }).error?.code], `${method} ${path}`).toEqual([
+        403,
+        'FORBIDDEN',
+      ]);
+    }
+    // Undoing a revocation is an admin's call, even by rotating the key.
+    expect((await call('POST', '/api/v1/devices/rest-e1/revoke', { key: admin })).status).toBe(200);
+    expect(await rotate()).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    // And an operator cannot enrol.
+    const op = await call('POST', '/api/v1/devices', { key: operator, body: { id: 'rest-e2', publicKey: keys.pub } });
+    expect(op.status).toBe(403);
+  });
+});
+
 describe('REST: telemetry and commands', () => {
   it('queries raw and downsampled telemetry, and sends a command that the device answers', async () => {
     const keys = await registerDevice(t.gw, 'rest-tel');

@@ -37,6 +37,30 @@ describe('store', () => {
     expect(schemaVersion(again.db)).toBe(MIGRATIONS.length);
   });
 
+  it('upgrades a version-1 database: API keys survive and the enroll scope becomes valid', () => {
+    const t = tempDir();
+    dirs.push(t);
+    const v1 = new Database(join(t.dir, 'gateway.db'));
+    v1.exec(MIGRATIONS[0] as string);
+    v1.pragma('user_version = 1');
+    v1.prepare(
+      `INSERT INTO api_keys (id, name, scope, hash, created_at) VALUES ('k1', 'ops', 'admin', 'h1:ab', 1)`,
+    ).run();
+    expect(() =>
+      v1
+        .prepare(`INSERT INTO api_keys (id, name, scope, hash, created_at) VALUES ('k2', 'x', 'enroll', 'h1:cd', 1)`)
+        .run(),
+    ).toThrow(/CHECK/);
+    v1.close();
+    const s = Store.open(t.dir);
+    stores.push(s);
+    expect(schemaVersion(s.db)).toBe(MIGRATIONS.length);
+    expect(s.db.prepare('SELECT id, scope, hash FROM api_keys').all()).toEqual([
+      { id: 'k1', scope: 'admin', hash: 'h1:ab' },
+    ]);
+    expect(s.apiKeys.create('station', 'enroll').row.scope).toBe('enroll');
+  });
+
   it('refuses a database from a newer gateway', () => {
     const { s, dir } = open();
     s.db.pragma(`user_version = ${MIGRATIONS.length + 1}`);

@@ -55,8 +55,8 @@ interface ProvisionFlags {
 const PROVISION_HELP = `
 The Wi-Fi password comes from --psk-file, else KILN_WIFI_PSK, else a prompt on a
 terminal; the API key from --api-key-file, else KILN_API_KEY. Neither is ever taken
-from the command line, printed or logged. Registration needs a gateway API key with
-the scope the gateway requires for device registration (admin today).
+from the command line, printed or logged. Registration needs a gateway API key of
+the least privilege that can enrol devices: kiln gateway api-key create --scope enroll.
 
 Examples:
   KILN_API_KEY=… kiln provision --port /dev/ttyUSB0 --ssid KilnLab \\

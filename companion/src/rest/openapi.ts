@@ -55,7 +55,7 @@ export function openApiDocument(version: string): object {
       '/api/v1/devices': {
         post: {
           summary: 'Register a device with its public key',
-          ...sec('admin'),
+          ...sec('enroll'),
           requestBody: json({
             type: 'object',
             required: ['id', 'publicKey'],
@@ -99,8 +99,8 @@ export function openApiDocument(version: string): object {
       },
       '/api/v1/devices/{id}/rotate-key': {
         post: {
-          summary: 'Replace the device key (re-enables a revoked device)',
-          ...sec('admin'),
+          summary: 'Replace the device key (re-enabling a revoked device needs admin)',
+          ...sec('enroll'),
           parameters: [idParam],
           requestBody: json({ type: 'object', required: ['publicKey'], properties: { publicKey: jwk } }),
           responses: { 200: json(obj), ...errs(400, 401, 403, 404, 429) },
@@ -156,7 +156,7 @@ export function openApiDocument(version: string): object {
           requestBody: json({
             type: 'object',
             required: ['name', 'scope'],
-            properties: { name: { type: 'string' }, scope: { enum: ['read', 'operate', 'admin'] } },
+            properties: { name: { type: 'string' }, scope: { enum: ['read', 'enroll', 'operate', 'admin'] } },
           }),
           responses: { 201: json(obj), ...errs(400, 401, 403, 429) },
         },

@@ -6,10 +6,20 @@ import { randomBytes } from 'node:crypto';
 import { hashSecret, newApiKey, secretMatches } from '../secrets.ts';
 import type { Db } from './db.ts';
 
-export type Scope = 'read' | 'operate' | 'admin';
-export const SCOPES: readonly Scope[] = ['read', 'operate', 'admin'];
-const RANK: Record<Scope, number> = { read: 0, operate: 1, admin: 2 };
-export const scopeAllows = (have: Scope, need: Scope) => RANK[have] >= RANK[need];
+/**
+ * read: look at devices, telemetry, commands, metrics. enroll: read, and register devices
+ * and rotate their keys (what a provisioning station needs, and nothing more). operate:
+ * read, and send commands. admin: everything, including revocation and API keys.
+ */
+export type Scope = 'read' | 'enroll' | 'operate' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'enroll', 'operate', 'admin'];
+const GRANTS: Record<Scope, readonly Scope[]> = {
+  read: ['read'],
+  enroll: ['read', 'enroll'],
+  operate: ['read', 'operate'],
+  admin: ['read', 'enroll', 'operate', 'admin'],
+};
+export const scopeAllows = (have: Scope, need: Scope) => GRANTS[have].includes(need);
 
 export interface ApiKeyRow {
   id: string;

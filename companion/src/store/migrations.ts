@@ -84,4 +84,20 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX audit_at ON audit (at);
   `,
+  // 2: the enroll scope (SQLite cannot alter a CHECK: the table is rebuilt, rows kept).
+  `
+  CREATE TABLE api_keys_v2 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'enroll', 'operate', 'admin')),
+    hash TEXT NOT NULL UNIQUE CHECK (hash LIKE 'h1:%'),
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  ) STRICT;
+  INSERT INTO api_keys_v2 (id, name, scope, hash, created_at, last_used_at, revoked_at)
+    SELECT id, name, scope, hash, created_at, last_used_at, revoked_at FROM api_keys;
+  DROP TABLE api_keys;
+  ALTER TABLE api_keys_v2 RENAME TO api_keys;
+  `,
 ];

@@ -118,7 +118,7 @@ export class GatewayApi {
         r.status === 401
           ? 'the API key is missing or invalid: KILN_API_KEY or --api-key-file'
           : r.status === 403
-            ? 'the API key lacks the scope registration needs (the gateway requires admin for device registration)'
+            ? 'the API key lacks the enroll scope (create one with: kiln gateway api-key create --scope enroll)'
             : undefined,
     });
   }

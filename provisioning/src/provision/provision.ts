@@ -63,7 +63,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionSummary> 
   const step = o.onStep ?? (() => {});
   if (o.gateway && !o.apiKey) {
     throw new UsageError('api-key', 'registering at the gateway needs an API key', {
-      hint: 'set KILN_API_KEY or --api-key-file (create one with: kiln gateway api-key create --scope admin --name provisioning)',
+      hint: 'set KILN_API_KEY or --api-key-file (create one with: kiln gateway api-key create --scope enroll --name provisioning)',
     });
   }
   if (o.ssid !== undefined && o.psk === undefined) throw new UsageError('psk', `no Wi-Fi password for "${o.ssid}"`);

@@ -53,7 +53,8 @@ export async function startRig(): Promise<Rig> {
     { log: createLogger({ level: process.env.KILN_TEST_GW_LOG ?? 'silent' }) },
   );
   const deviceUrl = gw.deviceUrl;
-  const { key } = gw.store.apiKeys.create('provisioning', 'admin');
+  // Least privilege: the enroll scope registers and rotates, nothing more.
+  const { key } = gw.store.apiKeys.create('provisioning', 'enroll');
   const apiKeyFile = join(dir, 'api.key');
   writeFileSync(apiKeyFile, `${key}\n`, { mode: 0o600 });
   const boards: RunningBoard[] = [];

@@ -3,6 +3,7 @@ import { CloseCode, isDeviceId } from '@kiln/protocol';
 import { type Request, type Response, Router } from 'express';
 import { importJWK, type JWK } from 'jose';
 import { GatewayError } from '../../errors.ts';
+import type { ApiKeyRow } from '../../store/api-keys.ts';
 import type { DeviceRow } from '../../store/devices.ts';
 import { checkBody, queryInt, queryString } from '../body.ts';
 import type { RestDeps } from '../deps.ts';
@@ -63,7 +64,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     return row;
   };
 
-  r.post('/', limits.route('devices.register'), requireScope(store.apiKeys, limits, 'admin'), async (req, res) => {
+  r.post('/', limits.route('devices.register'), requireScope(store.apiKeys, limits, 'enroll'), async (req, res) => {
     const body = checkBody<{ id: string; publicKey: unknown }>(req.body, {
       id: { kind: 'string', min: 3, max: 64, pattern: /^[a-z0-9][a-z0-9_-]{2,63}$/ },
       publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
@@ -117,10 +118,13 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
   r.post(
     '/:id/rotate-key',
     limits.route('devices.rotate'),
-    requireScope(store.apiKeys, limits, 'admin'),
+    requireScope(store.apiKeys, limits, 'enroll'),
     async (req, res) => {
       const id = deviceParam(req);
-      get(id);
+      // Rotating a revoked device's key re-enables it: that undoes a revocation, an admin's call.
+      if (get(id).state === 'revoked' && (res.locals.apiKey as ApiKeyRow).scope !== 'admin') {
+        throw new GatewayError('FORBIDDEN', `device ${id} is revoked: re-enabling it needs the admin scope`);
+      }
       const body = checkBody<{ publicKey: unknown }>(req.body, {
         publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
       });
