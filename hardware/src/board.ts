@@ -38,7 +38,8 @@ export interface VirtualBoardOptions {
   firmware?: FirmwareBootOptions;
   /**
    * The timing model (link/timing.ts): UART bytes take 10 bit times at the current
-   * baud rate both ways, flash erase/program take W25Q32JV typical times. Default off.
+   * baud rate both ways, flash erase/program take W25Q32JV typical times, and the
+   * stub writes a data block after acknowledging it (rom/loader.ts). Default off.
    */
   timing?: boolean;
   /** Fault injection (link/faults.ts): bit errors, dropped bytes, a power cut. Default off. */

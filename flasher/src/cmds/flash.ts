@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { VerifyError } from '../errors.ts';
 import type { After } from '../loader/session.ts';
+import { writeDeflated } from '../loader/write.ts';
 import { checkPlan, type FlashPlan, hex, loadFlashPlan } from '../plan.ts';
 import { type DeviceOptions, withSession } from './connect-options.ts';
 
@@ -78,16 +79,9 @@ export async function flash(options: FlashOptions): Promise<FlashResult> {
       }
       emit({ type: 'region-start', ...base });
       const started = performance.now();
-      await loader.writeFlash({
-        fileArray: [{ data, address: region.address }],
-        flashMode: 'keep',
-        flashFreq: 'keep',
-        flashSize: 'keep',
-        eraseAll: false,
-        compress: true,
-        reportProgress: (_i, written, total) =>
-          emit({ type: 'progress', name: region.name, address: region.address, written, total, unit: 'compressed' }),
-      });
+      await writeDeflated(loader, data, region.address, (written, total) =>
+        emit({ type: 'progress', name: region.name, address: region.address, written, total, unit: 'compressed' }),
+      );
       const actual = await session.md5(region.address, data.length);
       if (actual !== expected) {
         throw new VerifyError(

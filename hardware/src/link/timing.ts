@@ -6,6 +6,10 @@
  * UART: 8N1 is 10 bits a byte (start, 8 data, stop), so a byte lasts 10 / baud
  * seconds. Both directions are paced at the chip's current rate: what the chip sends
  * reaches the host no earlier, and what the host sends reaches the chip no faster.
+ * The two directions are separate lines (a UART is full duplex), and each keeps its
+ * own clock: a chunk is due when the line has carried everything before it, computed
+ * from the previous chunk's due time, not from when a timer fired, so Node's timer
+ * granularity delays a delivery by a millisecond or so but never accumulates.
  *
  * Flash: typical times of the Winbond W25Q32JV (datasheet rev. I, "AC Electrical
  * Characteristics"): page program tPP 0.4 ms per 256-byte page, sector erase (4 KiB)
@@ -52,19 +56,31 @@ export function flashBusyMs(op: FlashOperation, t = W25Q32JV_TYPICAL): number {
   }
 }
 
-/** Adds up the flash's busy time; the loader waits it out before it answers. */
+/**
+ * When the flash will be idle again: a timeline, not a sum. An operation starts when
+ * the previous one has finished (the chip's WIP bit: a flash driver polls RDSR before
+ * it sends the next erase or program) and runs in the background; whoever needs the
+ * flash idle (the ROM before it answers, the stub before its next command) waits for
+ * it. Time the chip spent on something else meanwhile (receiving the next block on the
+ * UART) is not added again, which is what lets the stub hide its flash time behind the
+ * wire.
+ */
 export class FlashBusyClock {
-  #pendingMs = 0;
+  #idleAt = 0;
 
   add(op: FlashOperation): void {
-    this.#pendingMs += flashBusyMs(op);
+    this.#idleAt = Math.max(performance.now(), this.#idleAt) + flashBusyMs(op);
   }
 
-  /** Waits for the busy time accumulated so far, then resets it. */
+  /** Milliseconds until the flash is idle (0 when it is). */
+  get busyMs(): number {
+    return Math.max(0, this.#idleAt - performance.now());
+  }
+
+  /** Waits until every operation started so far has finished. */
   async drain(): Promise<void> {
-    const ms = this.#pendingMs;
-    this.#pendingMs = 0;
-    if (ms >= 1) await new Promise((r) => setTimeout(r, ms));
+    const ms = this.busyMs;
+    if (ms > 0) await new Promise((r) => setTimeout(r, Math.ceil(ms)));
   }
 }
 

@@ -57,6 +57,12 @@ export interface Reply {
   silent?: boolean;
   /** Runs once the response is on the wire (a baud change, starting the stub). */
   after?: () => void;
+  /**
+   * Work done after the response (the stub writing a data block it has acknowledged):
+   * the loader takes the next request only once it is done and the flash is idle,
+   * while the UART keeps receiving.
+   */
+  postProcess?: () => Promise<void>;
 }
 
 export type CommandHandler = (request: Request, ctx: LoaderContext) => Reply | Promise<Reply>;

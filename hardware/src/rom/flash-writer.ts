@@ -1,11 +1,22 @@
 /**
  * One FLASH_BEGIN … FLASH_END (or FLASH_DEFL_*) session. The ROM erases the whole
- * region when the session begins; the stub erases sector by sector just ahead of
- * what it writes (esptool `flash_begin`/`flash_defl_begin` timeouts say the same).
+ * region when the session begins; the stub erases just ahead of what it writes, a
+ * 64 KiB block erase whenever the next erase is block-aligned and at least a block of
+ * the region is still to erase, else one 4 KiB sector (esptool's flasher stub,
+ * `start_next_erase` in esptool-legacy-flasher-stub `stub_write_flash.c`;
+ * `stub_lib_flash_start_next_erase` in esp-flasher-stub). esptool's
+ * `flash_begin`/`flash_defl_begin` timeouts say the same: only the ROM's FLASH_BEGIN
+ * takes erase time.
+ *
+ * The stub also reports a failure in writing a block late: it acknowledges a data
+ * block before it writes it, so what goes wrong while writing block N is answered to
+ * block N+1 or FLASH_END (`get_flash_error()` in the stub's command loop). `process`
+ * keeps that failure for `check`.
+ *
  * Compressed sessions inflate a zlib stream fed block by block (node:zlib).
  */
 import { constants, createInflate, type Inflate } from 'node:zlib';
-import { type FlashChip, FlashRangeError, SECTOR_SIZE } from '../flash/flash-chip.ts';
+import { BLOCK_SIZE, type FlashChip, FlashRangeError, SECTOR_SIZE } from '../flash/flash-chip.ts';
 import { CommandFailure, fail } from './failure.ts';
 
 /** The largest FLASH_DATA block either loader takes: esptool-js sends 0x4000 even to the ROM. */
@@ -30,6 +41,8 @@ export class FlashWriter {
   #nextSeq = 0;
   #inflater: Inflater | undefined;
   #written = 0;
+  /** The stub's `last_error`: the first failure while writing an acknowledged block. */
+  #lastError: CommandFailure | undefined;
 
   constructor(flash: FlashChip, params: FlashBeginParams) {
     if (params.blockSize === 0 || params.blockSize > MAX_FLASH_BLOCK) fail('bad-block-size');
@@ -69,7 +82,24 @@ export class FlashWriter {
 
   /** FLASH_DEFL_END on the stub: the stream must have ended with everything written. */
   checkComplete(): void {
+    this.check();
     if (this.#inflater && this.#written < this.params.size) fail('not-enough-data');
+  }
+
+  /** Throws the failure an earlier, already acknowledged block ran into (stub). */
+  check(): void {
+    if (this.#lastError) throw this.#lastError;
+  }
+
+  /** Writes an acknowledged block (stub): a failure is kept for the next `check`, as the stub's `last_error`. */
+  async process(write: () => void | Promise<void>): Promise<void> {
+    if (this.#lastError) return;
+    try {
+      await write();
+    } catch (e) {
+      if (!(e instanceof CommandFailure)) throw e;
+      this.#lastError = e;
+    }
   }
 
   abort(): void {
@@ -101,11 +131,25 @@ export class FlashWriter {
     if (!this.params.compressed) this.#written = Math.max(this.#written, address + body.length - this.params.offset);
   }
 
+  /**
+   * Erases at least up to `end`. The ROM erases its whole region at once (a flash
+   * driver's erase of a range: blocks where aligned, sectors elsewhere); the stub one
+   * erase at a time, a 64 KiB block when the next erase is block-aligned and a whole
+   * block of the region is left, else a sector, so it may erase past `end`.
+   */
   #eraseTo(end: number): void {
     const target = Math.min(this.#end, Math.ceil(end / SECTOR_SIZE) * SECTOR_SIZE);
-    if (target <= this.#erasedTo) return;
-    this.#flash.eraseRange(this.#erasedTo, target - this.#erasedTo);
-    this.#erasedTo = target;
+    if (!this.params.stub) {
+      if (target > this.#erasedTo) this.#flash.eraseRange(this.#erasedTo, target - this.#erasedTo);
+      this.#erasedTo = Math.max(this.#erasedTo, target);
+      return;
+    }
+    while (this.#erasedTo < target) {
+      const at = this.#erasedTo;
+      const step = at % BLOCK_SIZE === 0 && this.#end - at >= BLOCK_SIZE ? BLOCK_SIZE : SECTOR_SIZE;
+      this.#flash.eraseRange(at, step);
+      this.#erasedTo = at + step;
+    }
   }
 }
 

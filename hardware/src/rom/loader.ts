@@ -2,7 +2,9 @@
  * The serial loader a chip runs in download mode: SLIP frames in, one response per
  * request out (`01 op size:u16 value:u32 data status`), first as the ROM, then, once
  * MEM_END starts uploaded code, as the flasher stub. One dispatcher; one handler per
- * command in commands/. Requests are handled one at a time, in order.
+ * command in commands/. Requests are handled one at a time, in order; work a handler
+ * leaves for after its response (the stub writing an acknowledged block) ends, and the
+ * flash is idle, before the next request is taken, while the UART keeps receiving.
  *
  * Malformed input never stops it: a frame that is not a request is answered with
  * the "invalid message" status, bytes between frames are ignored, and oversized
@@ -145,6 +147,10 @@ export class RomLoader {
     if (this.#stopped) return;
     if (!reply.silent) this.#respond(op, reply.value ?? 0, reply.data, [0, 0], reply.repeat ?? 1);
     reply.after?.();
+    if (!reply.postProcess) return;
+    await reply.postProcess();
+    if (this.#stopped) return;
+    await this.#host.flashBusy?.();
   }
 
   #respond(op: number, value: number, data: Uint8Array | undefined, status: [number, number], repeat = 1): void {

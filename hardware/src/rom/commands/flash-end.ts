@@ -10,6 +10,7 @@ import { words } from '../request.ts';
 export function endFlashSession(request: Request, ctx: LoaderContext, check?: () => void): Reply {
   const [stay = 0] = words(request, 1);
   const writer = ctx.flashWriter ?? fail('not-in-flash-mode', 'no FLASH_BEGIN to end');
+  if (ctx.stub) writer.check(); // a failure in writing the last acknowledged block
   check?.();
   writer.abort();
   ctx.flashWriter = undefined;
