@@ -23,6 +23,7 @@ declare -A APT_FOR=(
   [python3-venv]="a private Python environment for those tools (.venv)"
   [mosquitto]="external-broker and multi-instance gateway tests"
   [socat]="pty pairs for the serial transport tests"
+  [libxml2-utils]="validating JUnit reports against the XSD"
 )
 
 say() { printf 'kiln setup: %s\n' "$*"; }

@@ -7,13 +7,20 @@ import { registerCommands as gatewayCommands } from '@kiln/companion/cli';
 import { registerCommands as flasherCommands } from '@kiln/flasher/cli';
 import { registerCommands as hardwareCommands } from '@kiln/hardware/cli';
 import { registerCommands as provisioningCommands } from '@kiln/provisioning/cli';
+import { registerCommands as hilCommands } from '@kiln/test/cli';
 import { Command } from 'commander';
 import type { CliIo } from './main.ts';
 
 type Registrar = (program: Command) => void;
 
 /** Packages that own subcommands, in the order of DESIGN.md's pipeline. */
-const REGISTRARS: readonly Registrar[] = [hardwareCommands, flasherCommands, provisioningCommands, gatewayCommands];
+const REGISTRARS: readonly Registrar[] = [
+  hardwareCommands,
+  flasherCommands,
+  provisioningCommands,
+  gatewayCommands,
+  hilCommands,
+];
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
