@@ -1,11 +1,11 @@
 /** `kiln board` as a user runs it: a real process, its one line per board, SIGINT/SIGTERM, exit codes. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { reachable } from './helpers.ts';
 
 const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
@@ -45,17 +45,6 @@ function board(args: string[], lines = 1): Promise<{ proc: ChildProcess; lines: 
 
 function exited(proc: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-}
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect(Number(port), hostname, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 describe('kiln board', () => {

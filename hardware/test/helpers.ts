@@ -2,6 +2,7 @@
  * Test helpers: build loader requests the way esptool does, read the board's output
  * the way esptool's slip_reader does, and drive a board in-process (no sockets).
  */
+import { connect } from 'node:net';
 import { ROM_LOADER_OPCODES as OP, ROM_LOADER_SYNC_PAYLOAD } from '@kiln/protocol';
 import { VirtualBoard, type VirtualBoardOptions } from '../src/board.ts';
 import { FlashChip } from '../src/flash/flash-chip.ts';
@@ -159,4 +160,16 @@ export function testImage(bytes: number, seed = 1): Buffer {
     }
   }
   return out;
+}
+
+/** Whether a TCP server answers at a board URL (rfc2217:// or socket://). */
+export function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect(Number(port), hostname, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 }

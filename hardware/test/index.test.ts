@@ -1,24 +1,13 @@
 /** The library entry points: startBoard / startBoards, as a bench or a test harness uses them. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlashChip, startBoard, startBoards } from '../src/index.ts';
+import { reachable } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-index-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect(Number(port), hostname, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 describe('startBoards', () => {
   it('starts a bench in one call: each board on its own port, flash file and MAC', async () => {
