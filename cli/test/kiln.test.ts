@@ -43,11 +43,12 @@ describe('kiln', () => {
   it('every registered command has its own --help with an example', async () => {
     const { buildProgram } = await import('../src/program.ts');
     const program = buildProgram({ out: () => {}, err: () => {} });
+    const top = kiln('--help').out;
     for (const cmd of program.commands) {
       const r = kiln(cmd.name(), '--help');
       expect(r.code, cmd.name()).toBe(0);
       expect(r.out, `${cmd.name()} --help`).toMatch(/Examples?:/);
-      expect(kiln('--help').out, 'listed in kiln --help').toContain(cmd.name());
+      expect(top, 'listed in kiln --help').toContain(cmd.name());
     }
   });
 });

@@ -1,10 +1,13 @@
 /**
  * `kiln gateway` (run), `kiln gateway backup OUT`, `kiln gateway api-key create|list|revoke`.
  * Thin handlers over startGateway / Store; configuration precedence is
- * defaults < --config file < KILN_GATEWAY_* environment < flags.
+ * defaults < --config file < KILN_GATEWAY_* environment < flags. The operator commands that
+ * talk to a running gateway (`kiln devices`, `kiln telemetry`) live in cli/.
  */
 import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
 import { type Command, Option } from 'commander';
+import { registerDeviceCommands } from './cli/devices.ts';
+import { registerTelemetryCommands } from './cli/telemetry.ts';
 import {
   type ConfigInput,
   configFromEnv,
@@ -212,4 +215,7 @@ Examples:
         out(`revoked ${id}\n`);
       });
     });
+
+  registerDeviceCommands(program);
+  registerTelemetryCommands(program);
 }

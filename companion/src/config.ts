@@ -53,6 +53,18 @@ export interface GatewayConfig {
     restBodyBytes: number;
     restRequestsPerMinPerIp: number;
     restRequestsPerMinPerRoute: number;
+    /** Browser sessions (operator sign-in): how many in all, and per API key (its oldest ends first). */
+    operatorSessions: number;
+    operatorSessionsPerKey: number;
+    /** A session ends after this long unused, and this long after sign-in whatever its use. */
+    sessionIdleSec: number;
+    sessionMaxSec: number;
+    /** Operator streams (/api/v1/stream): in all, and per API key or session. */
+    streamConnections: number;
+    streamConnectionsPerPrincipal: number;
+    /** Past this much unsent data a stream drops telemetry frames; past streamSendQueueBytes it closes (1013). */
+    streamTelemetryCutoffBytes: number;
+    streamSendQueueBytes: number;
   };
   commands: { defaultTimeoutMs: number };
   retention: { rawDays: number; rollupBucketSec: number; rollupDays: number; everyMs: number };
@@ -93,6 +105,14 @@ export function defaultConfig(): GatewayConfig {
       restBodyBytes: 64 * 1024,
       restRequestsPerMinPerIp: 600,
       restRequestsPerMinPerRoute: 300,
+      operatorSessions: 10_000,
+      operatorSessionsPerKey: 32,
+      sessionIdleSec: 1800,
+      sessionMaxSec: 43_200,
+      streamConnections: 1000,
+      streamConnectionsPerPrincipal: 8,
+      streamTelemetryCutoffBytes: 256 * 1024,
+      streamSendQueueBytes: 1024 * 1024,
     },
     commands: { defaultTimeoutMs: 60_000 },
     retention: { rawDays: 30, rollupBucketSec: 3600, rollupDays: 365, everyMs: 3_600_000 },
@@ -246,6 +266,11 @@ export function validateConfig(cfg: GatewayConfig): void {
   if (cfg.limits.heartbeatSec < 5 || cfg.limits.heartbeatSec > 3600)
     throw new ConfigError('CONFIG_INVALID', 'limits.heartbeatSec must be 5..3600');
   if (cfg.limits.jwtSkewSec > 300) throw new ConfigError('CONFIG_INVALID', 'limits.jwtSkewSec must be at most 300');
+  if (cfg.limits.streamTelemetryCutoffBytes >= cfg.limits.streamSendQueueBytes)
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'limits.streamTelemetryCutoffBytes must be below limits.streamSendQueueBytes',
+    );
   positiveInt(cfg.commands.defaultTimeoutMs, 'commands.defaultTimeoutMs');
   for (const [k, v] of Object.entries(cfg.retention)) positiveInt(v, `retention.${k}`);
   positiveInt(cfg.ingest.flushMs, 'ingest.flushMs', 1000);

@@ -1,6 +1,8 @@
 /**
- * `startGateway`: wires storage, the MQTT bus, the device endpoint and the REST API onto
- * one HTTP(S) server, in this order, and takes them down in reverse on close().
+ * `startGateway`: wires storage, the MQTT bus, the device endpoint, the REST API and the
+ * operator stream onto one HTTP(S) server, in this order, and takes them down in reverse on
+ * close(). Upgrades are routed by path: /api/v1/stream to the operator stream, every other
+ * one to the device endpoint (which answers 404 to paths not its own).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -19,6 +21,11 @@ import { GatewayMetrics } from './metrics.ts';
 import { Bridge } from './mqtt/bridge.ts';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { AedesBus, type Bus, ClientBus } from './mqtt/bus.ts';
+import { OperatorAuth } from './operator/auth.ts';
+import { OperatorFeed } from './operator/feed.ts';
+import { OperatorMetrics } from './operator/metrics.ts';
+import { OperatorSessions } from './operator/sessions.ts';
+import { isStreamUpgrade, OperatorStream } from './operator/stream.ts';
 import { createRestApp } from './rest/app.ts';
 import { loadMasterKey, SecretBox } from './secrets.ts';
 import { Store } from './store/index.ts';
@@ -44,6 +51,9 @@ export interface Gateway {
   metrics: GatewayMetrics;
   sessions: SessionRegistry;
   ingest: Ingest;
+  bridge: Bridge;
+  /** The operator side: sign-in sessions and auth, the live stream. */
+  operator: { auth: OperatorAuth; sessions: OperatorSessions; stream: OperatorStream };
   log: Logger;
   close(): Promise<void>;
 }
@@ -128,8 +138,25 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       );
     }
 
+    const { limits } = config;
+    const operatorSessions = new OperatorSessions({
+      maxSessions: limits.operatorSessions,
+      perKey: limits.operatorSessionsPerKey,
+      idleMs: limits.sessionIdleSec * 1000,
+      maxMs: limits.sessionMaxSec * 1000,
+    });
+    cleanups.push(() => operatorSessions.close());
+    // Own origins are added once the port is known (below).
+    const operator = new OperatorAuth(store.apiKeys, operatorSessions, config.corsOrigins, tls !== undefined);
+    const operatorMetrics = new OperatorMetrics(
+      metrics.registry,
+      () => operatorSessions.size,
+      // Read at scrape time, when the stream exists.
+      (): number => stream.queuedBytes,
+    );
+
     const rest = createRestApp(
-      { config, store, metrics, log, sessions, commands, deviceAuth, bridge },
+      { config, store, metrics, log, sessions, commands, deviceAuth, bridge, operator },
       {
         tls: tls !== undefined,
         version: VERSION,
@@ -145,6 +172,18 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     );
     cleanups.push(() => rest.limits.close());
 
+    const stream: OperatorStream = new OperatorStream({
+      auth: operator,
+      metrics: operatorMetrics,
+      log,
+      limits,
+      authFailures: rest.limits.authFailures,
+    });
+    const feed = new OperatorFeed(bus, log, (e) => stream.dispatch(e));
+    await feed.start();
+    stream.attach(feed);
+    cleanups.push(() => feed.stop());
+
     const server: Server = tls
       ? createHttpsServer(
           { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ticketKeys: ensureTicketKeys(config.dataDir, box) },
@@ -154,7 +193,9 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
-    server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
+    server.on('upgrade', (req, socket, head) =>
+      isStreamUpgrade(req) ? stream.handleUpgrade(req, socket, head) : endpoint.handleUpgrade(req, socket, head),
+    );
     server.on('clientError', (_err, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -172,6 +213,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           server.closeAllConnections();
         }),
     );
+    // Runs before the server closes (cleanups run in reverse): streams get their 1001 first.
+    cleanups.push(() => stream.close());
 
     const retention = setInterval(() => {
       try {
@@ -187,6 +230,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
     const scheme = tls ? 'https' : 'http';
     audiences.push(...announcedOrigins(tls ? 'wss' : 'ws', host, port));
+    // The dashboard's own origins: the same spellings, over https (http with insecure-dev).
+    operator.addOwnOrigins(announcedOrigins(tls ? 'wss' : 'ws', host, port).map((o) => o.replace(/^ws/, 'http')));
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -200,6 +245,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       metrics,
       sessions,
       ingest,
+      bridge,
+      operator: { auth: operator, sessions: operatorSessions, stream },
       log,
       close() {
         closing ??= (async () => {

@@ -18,6 +18,8 @@ export interface Bus {
   readonly kind: 'embedded' | 'external';
   publish(topic: string, payload: string, opts: PublishOptions): Promise<void>;
   subscribe(filter: string, handler: BusHandler): Promise<void>;
+  /** Removes one handler given to subscribe (the broker subscription goes when its last handler does). */
+  unsubscribe(filter: string, handler: BusHandler): Promise<void>;
   connected(): boolean;
   close(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export class AedesBus implements Bus {
   readonly kind = 'embedded';
   readonly #subs: {
     filter: string;
+    handler: BusHandler;
     fn: (packet: { topic: string; payload: Buffer | string }, cb: () => void) => void;
   }[] = [];
   constructor(private readonly broker: Aedes) {}
@@ -66,8 +69,15 @@ export class AedesBus implements Bus {
         cb();
       }
     };
-    this.#subs.push({ filter, fn });
+    this.#subs.push({ filter, handler, fn });
     return new Promise((resolve) => this.broker.subscribe(filter, fn as never, resolve));
+  }
+
+  unsubscribe(filter: string, handler: BusHandler): Promise<void> {
+    const i = this.#subs.findIndex((s) => s.filter === filter && s.handler === handler);
+    if (i < 0) return Promise.resolve();
+    const [sub] = this.#subs.splice(i, 1);
+    return new Promise((resolve) => this.broker.unsubscribe(filter, sub?.fn as never, () => resolve()));
   }
 
   connected(): boolean {
@@ -102,6 +112,13 @@ export class ClientBus implements Bus {
   async subscribe(filter: string, handler: BusHandler): Promise<void> {
     this.#handlers.push({ filter, handler });
     await this.client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  async unsubscribe(filter: string, handler: BusHandler): Promise<void> {
+    const i = this.#handlers.findIndex((h) => h.filter === filter && h.handler === handler);
+    if (i < 0) return;
+    this.#handlers.splice(i, 1);
+    if (!this.#handlers.some((h) => h.filter === filter)) await this.client.unsubscribeAsync(filter);
   }
 
   connected(): boolean {

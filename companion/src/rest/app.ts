@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi.ts';
 import { apiKeysRouter, auditRouter } from './routes/api-keys.ts';
 import { commandsRouter, deviceCommandsRouter } from './routes/commands.ts';
 import { devicesRouter } from './routes/devices.ts';
+import { sessionRouter } from './routes/session.ts';
 import { telemetryRouter } from './routes/telemetry.ts';
 
 export interface RestApp {
@@ -24,7 +25,7 @@ export function createRestApp(
   app.disable('etag');
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
   app.use(securityHeaders(opts.tls));
-  app.use(cors(d.config.corsOrigins));
+  app.use(cors(d.operator));
   app.use(limits.ip());
   app.use((req, _res, next) => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -38,7 +39,7 @@ export function createRestApp(
     const h = opts.health();
     res.status(h.ok ? 200 : 503).json({ status: h.ok ? 'ok' : 'degraded', ...h.detail });
   });
-  app.get('/metrics', limits.route('metrics'), requireScope(d.store.apiKeys, limits, 'read'), async (_req, res) => {
+  app.get('/metrics', limits.route('metrics'), requireScope(d.operator, limits, 'read'), async (_req, res) => {
     res.setHeader('Content-Type', d.metrics.registry.contentType);
     res.send(await d.metrics.registry.metrics());
   });
@@ -46,6 +47,7 @@ export function createRestApp(
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(doc);
   });
+  app.use('/api/v1/session', sessionRouter(d, limits));
   app.use('/api/v1/devices/:id/telemetry', telemetryRouter(d, limits));
   app.use('/api/v1/devices/:id/commands', deviceCommandsRouter(d, limits));
   app.use('/api/v1/devices', devicesRouter(d, limits));

@@ -6,6 +6,7 @@ import type { SessionRegistry } from '../device/sessions.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Bridge } from '../mqtt/bridge.ts';
+import type { OperatorAuth } from '../operator/auth.ts';
 import type { Store } from '../store/index.ts';
 
 export interface RestDeps {
@@ -17,4 +18,6 @@ export interface RestDeps {
   commands: CommandService;
   deviceAuth: DeviceAuthenticator;
   bridge: Bridge;
+  /** Operator auth: bearer keys, browser sessions, allowed origins. */
+  operator: OperatorAuth;
 }

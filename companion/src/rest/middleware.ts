@@ -1,11 +1,13 @@
 /**
  * Cross-cutting REST middleware: security headers, CORS allowlist, rate limits (per IP,
- * per route; 429 + Retry-After), bearer API-key auth with scopes, JSON errors.
+ * per route; 429 + Retry-After), operator auth (bearer API key or browser session with
+ * CSRF) with scopes, JSON errors.
  */
 import type { NextFunction, Request, Response } from 'express';
 import { GATEWAY_ERROR_CODES, GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import { type ApiKeyRepo, type ApiKeyRow, type Scope, scopeAllows } from '../store/api-keys.ts';
+import type { OperatorAuth, Principal } from '../operator/auth.ts';
+import { type ApiKeyRow, type Scope, scopeAllows } from '../store/api-keys.ts';
 import { FixedWindowLimiter } from '../util/rate-limit.ts';
 
 export function securityHeaders(tls: boolean) {
@@ -21,12 +23,13 @@ export function securityHeaders(tls: boolean) {
   };
 }
 
-export function cors(allowed: readonly string[]) {
+/** Origins allowed: the gateway's own (its dashboard) and the configured allowlist. */
+export function cors(auth: Pick<OperatorAuth, 'originAllowed'>) {
   return (req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
     if (origin === undefined) return next();
-    if (!allowed.includes(origin)) {
+    if (!auth.originAllowed(origin)) {
       // A browser on another origin gets nothing, not even a preflight answer.
       return next(
         new GatewayError('ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`, { hint: 'add it to corsOrigins' }),
@@ -35,7 +38,7 @@ export function cors(allowed: readonly string[]) {
     res.setHeader('Access-Control-Allow-Origin', origin);
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-CSRF-Token');
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;
@@ -91,7 +94,17 @@ export function keyOf(res: Response): ApiKeyRow {
   return res.locals.apiKey as ApiKeyRow;
 }
 
-export function requireScope(apiKeys: ApiKeyRepo, limits: RestLimits, scope: Scope) {
+export function principalOf(res: Response): Principal {
+  return res.locals.principal as Principal;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * A bearer API key or a browser session; with the session, anything but GET/HEAD also needs
+ * the CSRF token and an allowed Origin (403 CSRF). Then the scope of the key.
+ */
+export function requireScope(auth: OperatorAuth, limits: RestLimits, scope: Scope) {
   return (req: Request, res: Response, next: NextFunction) => {
     const ip = req.ip ?? 'unknown';
     const gate = limits.authFailures.hit(ip, 0);
@@ -99,18 +112,27 @@ export function requireScope(apiKeys: ApiKeyRepo, limits: RestLimits, scope: Sco
       res.setHeader('Retry-After', String(gate.retryAfterSec));
       return next(new GatewayError('RATE_LIMITED', 'too many failed logins from this address'));
     }
-    const m = /^Bearer ([\x21-\x7e]{1,256})$/.exec(req.headers.authorization ?? '');
-    const key = m ? apiKeys.verify(m[1] as string) : undefined;
-    if (!key) {
+    const r = auth.authenticate(req.headers);
+    if (!r.ok) {
       limits.authFailures.hit(ip);
       res.setHeader('WWW-Authenticate', 'Bearer realm="kiln"');
       return next(
-        new GatewayError('UNAUTHENTICATED', 'a valid API key is required', { hint: 'Authorization: Bearer <key>' }),
+        new GatewayError('UNAUTHENTICATED', 'a valid API key or session is required', {
+          hint: 'Authorization: Bearer <key>, or sign in again (POST /api/v1/session)',
+        }),
       );
     }
-    if (!scopeAllows(key.scope, scope))
-      return next(new GatewayError('FORBIDDEN', `this needs the ${scope} scope; the key has ${key.scope}`));
-    res.locals.apiKey = key;
+    const p = r.principal;
+    if (p.kind === 'session' && !SAFE_METHODS.has(req.method) && !auth.csrfOk(req.headers, p.session))
+      return next(
+        new GatewayError('CSRF', 'a signed-in browser must send X-CSRF-Token and its Origin with this request', {
+          hint: 'use the csrfToken from GET /api/v1/session',
+        }),
+      );
+    if (!scopeAllows(p.key.scope, scope))
+      return next(new GatewayError('FORBIDDEN', `this needs the ${scope} scope; the key has ${p.key.scope}`));
+    res.locals.apiKey = p.key;
+    res.locals.principal = p;
     next();
   };
 }

@@ -12,7 +12,19 @@ const jwk = {
   required: ['kty', 'crv', 'x', 'y'],
   properties: { kty: { const: 'EC' }, crv: { const: 'P-256' }, x: { type: 'string' }, y: { type: 'string' } },
 };
-const sec = (scope: string) => ({ security: [{ apiKey: [] }], 'x-kiln-scope': scope });
+const sec = (scope: string) => ({ security: [{ apiKey: [] }, { session: [] }], 'x-kiln-scope': scope });
+const sessionBody = json({
+  type: 'object',
+  required: ['scope', 'csrfToken', 'expiresAt', 'idleTimeoutSec', 'keyId', 'keyName'],
+  properties: {
+    scope: { enum: ['read', 'operate', 'admin'] },
+    csrfToken: { type: 'string', description: 'send as X-CSRF-Token with every cookie request but GET/HEAD' },
+    expiresAt: { type: 'integer', description: 'absolute end of the session (ms)' },
+    idleTimeoutSec: { type: 'integer' },
+    keyId: { type: 'string' },
+    keyName: { type: 'string' },
+  },
+});
 
 export function openApiDocument(version: string): object {
   return {
@@ -20,10 +32,16 @@ export function openApiDocument(version: string): object {
     info: {
       title: 'Kiln gateway',
       version,
-      description: 'Operator API. Bearer API keys with scopes read < operate < admin.',
+      description:
+        'Operator API. Bearer API keys with scopes read < operate < admin, or a browser session (cookie kiln_session ' +
+        'from POST /api/v1/session; every method but GET/HEAD then needs X-CSRF-Token and an allowed Origin, else 403 CSRF). ' +
+        'Live events: WebSocket /api/v1/stream, subprotocol kiln.operator.v1 (protocol/SPEC.md, Operator API).',
     },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer' },
+        session: { type: 'apiKey', in: 'cookie', name: 'kiln_session' },
+      },
       responses: {
         Error: json({
           type: 'object',
@@ -64,15 +82,51 @@ export function openApiDocument(version: string): object {
           responses: { 201: json(obj), ...errs(400, 401, 403, 409, 413, 429) },
         },
         get: {
-          summary: 'List devices (keyset paging)',
+          summary: 'List devices: search, filters, keyset paging ({devices, next, total}, ordered by id)',
           ...sec('read'),
           parameters: [
+            q('q', { type: 'string', description: 'substring of the id, MAC or firmware name' }),
             q('state', { enum: ['registered', 'online', 'offline', 'revoked'] }),
+            q('chip', { type: 'string' }),
             q('prefix', { type: 'string' }),
-            q('after', { type: 'string' }),
-            q('limit', { type: 'integer' }),
+            q('after', { type: 'string', description: 'the next of the previous page' }),
+            q('cursor', { type: 'string', description: 'same as after' }),
+            q('limit', { type: 'integer', minimum: 1, maximum: 1000 }),
           ],
           responses: { 200: json(obj), ...errs(400, 401, 429) },
+        },
+      },
+      '/api/v1/session': {
+        post: {
+          summary: 'Sign a browser in with an operator API key: sets the HttpOnly session cookie',
+          requestBody: json({ type: 'object', required: ['apiKey'], properties: { apiKey: { type: 'string' } } }),
+          responses: { 200: sessionBody, ...errs(400, 401, 403, 429) },
+        },
+        get: {
+          summary: 'The current session (after a page reload: its CSRF token)',
+          security: [{ session: [] }],
+          responses: { 200: sessionBody, ...errs(401, 429) },
+        },
+        delete: {
+          summary: 'Sign out: ends the session and clears the cookie (needs X-CSRF-Token)',
+          security: [{ session: [] }],
+          responses: { 204: { description: 'signed out' }, ...errs(400, 401, 403, 429) },
+        },
+      },
+      '/api/v1/stream': {
+        get: {
+          summary:
+            'Operator stream: WebSocket upgrade, subprotocol kiln.operator.v1; bearer key or session cookie (+ Origin). ' +
+            'Frames: hello, subscribed, telemetry, status, command, dropped, error (protocol/SPEC.md)',
+          ...sec('read'),
+          responses: {
+            101: { description: 'switching protocols' },
+            400: { description: 'TOKEN_IN_URL or SUBPROTOCOL_REQUIRED: {"code"}' },
+            401: { description: 'UNAUTHENTICATED' },
+            403: { description: 'ORIGIN_NOT_ALLOWED' },
+            429: { description: 'TOO_MANY_STREAMS or AUTH_RATE_LIMITED' },
+            503: { description: 'AT_CAPACITY' },
+          },
         },
       },
       '/api/v1/devices/{id}': {

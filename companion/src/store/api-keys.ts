@@ -51,9 +51,11 @@ const toRow = (r: Raw): ApiKeyRow => ({
 
 export class ApiKeyRepo {
   readonly #byHash;
+  readonly #byId;
   readonly #touch;
   constructor(private readonly db: Db) {
     this.#byHash = db.prepare<[string], Raw>('SELECT * FROM api_keys WHERE hash = ?');
+    this.#byId = db.prepare<[string], Raw>('SELECT * FROM api_keys WHERE id = ?');
     this.#touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
   }
 
@@ -68,8 +70,17 @@ export class ApiKeyRepo {
   }
 
   get(id: string): ApiKeyRow | undefined {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Raw | undefined;
+    const r = this.#byId.get(id);
     return r && toRow(r);
+  }
+
+  /**
+   * The key by id while it is not revoked: what a browser session re-checks on every use, so a
+   * revocation made anywhere (REST, another process's CLI) ends its sessions at once.
+   */
+  live(id: string): ApiKeyRow | undefined {
+    const r = this.#byId.get(id);
+    return r && r.revoked_at === null ? toRow(r) : undefined;
   }
 
   list(): ApiKeyRow[] {

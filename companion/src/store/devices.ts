@@ -16,6 +16,11 @@ export interface DeviceRow {
   mac: string | null;
   firmware: { name: string; version: string } | null;
   bootId: string | null;
+  /** Last RSSI the device reported in telemetry (metric `rssi` or `wifi_rssi`), and when. */
+  rssi: number | null;
+  rssiAt: number | null;
+  /** Sessions (hellos) counted by the gateway; reconnects are the ones after the first. */
+  sessions: number;
 }
 
 interface RawDevice {
@@ -31,6 +36,9 @@ interface RawDevice {
   firmware_name: string | null;
   firmware_version: string | null;
   boot_id: string | null;
+  rssi: number | null;
+  rssi_at: number | null;
+  sessions: number;
 }
 
 const toRow = (r: RawDevice): DeviceRow => ({
@@ -45,11 +53,17 @@ const toRow = (r: RawDevice): DeviceRow => ({
   mac: r.mac,
   firmware: r.firmware_name === null ? null : { name: r.firmware_name, version: r.firmware_version ?? '' },
   bootId: r.boot_id,
+  rssi: r.rssi,
+  rssiAt: r.rssi_at,
+  sessions: r.sessions,
 });
 
 export interface DeviceFilter {
   state?: DeviceState;
   prefix?: string;
+  /** Substring of the id, the MAC or the firmware name (case-insensitive for ASCII). */
+  q?: string;
+  chip?: string;
   /** Keyset paging: ids after this one. */
   after?: string;
   limit: number;
@@ -60,7 +74,12 @@ interface PendingPresence {
   state: 'online' | 'offline';
   now: number;
   info: PresenceInfo;
+  /** Sessions begun (hellos) since the last commit. */
+  sessions: number;
 }
+
+/** `%`, `_` and the escape itself are literal in a search term. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
  * Presence (state, last seen, hello facts) is written behind: updates within
@@ -85,10 +104,10 @@ export class DeviceRepo {
     this.#seen = db.prepare(
       `UPDATE devices SET state = ?, last_seen_at = ?, chip = coalesce(?, chip), mac = coalesce(?, mac),
        firmware_name = coalesce(?, firmware_name), firmware_version = coalesce(?, firmware_version),
-       boot_id = coalesce(?, boot_id) WHERE id = ? AND state != 'revoked'`,
+       boot_id = coalesce(?, boot_id), sessions = sessions + ? WHERE id = ? AND state != 'revoked'`,
     );
     this.#flushTx = db.transaction((rows: [string, PendingPresence][]) => {
-      for (const [id, p] of rows) this.#write(id, p.state, p.info, p.now);
+      for (const [id, p] of rows) this.#write(id, p);
     });
   }
 
@@ -104,6 +123,7 @@ export class DeviceRepo {
       if (p.info.mac !== undefined) row.mac = p.info.mac;
       if (p.info.firmware !== undefined) row.firmware = p.info.firmware;
       if (p.info.bootId !== undefined) row.bootId = p.info.bootId;
+      row.sessions += p.sessions;
     }
     return row;
   }
@@ -125,17 +145,7 @@ export class DeviceRepo {
 
   list(f: DeviceFilter): DeviceRow[] {
     this.flushPresence();
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (f.state) {
-      where.push('state = ?');
-      args.push(f.state);
-    }
-    if (f.prefix) {
-      // Device ids have no LIKE metacharacters except _, which is escaped.
-      where.push("id LIKE ? ESCAPE '\\'");
-      args.push(`${f.prefix.replaceAll('_', '\\_')}%`);
-    }
+    const { where, args } = this.#where(f);
     if (f.after) {
       where.push('id > ?');
       args.push(f.after);
@@ -144,10 +154,48 @@ export class DeviceRepo {
     return (this.db.prepare(sql).all(...args, f.limit) as RawDevice[]).map(toRow);
   }
 
+  /** How many devices match the filter (paging aside). */
+  count(f: Omit<DeviceFilter, 'after' | 'limit'> = {}): number {
+    this.flushPresence();
+    const { where, args } = this.#where(f);
+    const sql = `SELECT count(*) AS n FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    return (this.db.prepare(sql).get(...args) as { n: number }).n;
+  }
+
+  #where(f: Omit<DeviceFilter, 'after' | 'limit'>): { where: string[]; args: (string | number)[] } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.state) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.chip) {
+      where.push('chip = ?');
+      args.push(f.chip);
+    }
+    if (f.prefix) {
+      where.push("id LIKE ? ESCAPE '\\'");
+      args.push(`${likeEscape(f.prefix)}%`);
+    }
+    if (f.q) {
+      const term = `%${likeEscape(f.q)}%`;
+      where.push("(id LIKE ? ESCAPE '\\' OR mac LIKE ? ESCAPE '\\' OR firmware_name LIKE ? ESCAPE '\\')");
+      args.push(term, term, term);
+    }
+    return { where, args };
+  }
+
   /** Written behind (see the class comment); later updates of a device merge into its pending one. */
   markSeen(id: string, state: 'online' | 'offline', info: PresenceInfo = {}, now = Date.now()): void {
     const prev = this.#pending.get(id);
-    this.#pending.set(id, { state, now, info: prev ? { ...prev.info, ...info } : info });
+    // Only a hello carries the boot id, and a session has exactly one hello: that is a session begun.
+    const begun = state === 'online' && info.bootId !== undefined ? 1 : 0;
+    this.#pending.set(id, {
+      state,
+      now,
+      info: prev ? { ...prev.info, ...info } : info,
+      sessions: (prev?.sessions ?? 0) + begun,
+    });
     if (this.#pending.size >= 1000) this.flushPresence();
     else
       this.#timer ??= setTimeout(() => {
@@ -159,7 +207,7 @@ export class DeviceRepo {
       }, this.presenceFlushMs);
   }
 
-  #write(id: string, state: 'online' | 'offline', info: PresenceInfo, now: number): void {
+  #write(id: string, { state, info, now, sessions }: PendingPresence): void {
     this.#seen.run(
       state,
       now,
@@ -168,6 +216,7 @@ export class DeviceRepo {
       info.firmware?.name ?? null,
       info.firmware?.version ?? null,
       info.bootId ?? null,
+      sessions,
       id,
     );
   }

@@ -100,4 +100,11 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE api_keys;
   ALTER TABLE api_keys_v2 RENAME TO api_keys;
   `,
+  // 3: what the operator's device table shows: last RSSI, sessions counted (reconnects), chip filter.
+  `
+  ALTER TABLE devices ADD COLUMN rssi REAL;
+  ALTER TABLE devices ADD COLUMN rssi_at INTEGER;
+  ALTER TABLE devices ADD COLUMN sessions INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX devices_chip ON devices (chip, id);
+  `,
 ];

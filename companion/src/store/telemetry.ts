@@ -1,6 +1,8 @@
 /**
  * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
- * of at-least-once input. Writes go through insertMany, one transaction per batch.
+ * of at-least-once input. Writes go through insertMany, one transaction per batch; the
+ * same transaction keeps each device's last reported RSSI for the operator's table (one
+ * UPDATE per device per batch, never an extra commit).
  */
 import type { Metrics } from '@kiln/protocol';
 import type { Db } from './db.ts';
@@ -23,10 +25,19 @@ export interface TelemetryQuery {
   limit: number;
 }
 
+/** Metric names that carry the Wi-Fi RSSI: the generic one and the Kiln firmware's. */
+export const RSSI_METRICS = ['rssi', 'wifi_rssi'] as const;
+
+function rssiOf(m: Metrics): number | undefined {
+  const v = m.rssi ?? m.wifi_rssi;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
 export class TelemetryRepo {
   readonly #insert;
   readonly #insertMany;
   readonly #highest;
+  readonly #rssi;
 
   constructor(private readonly db: Db) {
     this.#insert = db.prepare(
@@ -35,12 +46,22 @@ export class TelemetryRepo {
     this.#highest = db.prepare<[string, string], { m: number | null }>(
       'SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?',
     );
+    this.#rssi = db.prepare(
+      'UPDATE devices SET rssi = ?, rssi_at = ? WHERE id = ? AND (rssi_at IS NULL OR rssi_at <= ?)',
+    );
     this.#insertMany = db.transaction((rows: readonly SampleRow[], now: number) => {
       const fresh: boolean[] = new Array(rows.length);
+      let lastRssi: Map<string, { v: number; ts: number }> | undefined;
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i] as SampleRow;
         fresh[i] = this.#insert.run(r.deviceId, r.bootId, r.seq, r.ts, now, JSON.stringify(r.metrics)).changes === 1;
+        const v = fresh[i] ? rssiOf(r.metrics) : undefined;
+        if (v === undefined) continue;
+        lastRssi ??= new Map();
+        const prev = lastRssi.get(r.deviceId);
+        if (!prev || prev.ts <= r.ts) lastRssi.set(r.deviceId, { v, ts: r.ts });
       }
+      if (lastRssi) for (const [id, x] of lastRssi) this.#rssi.run(x.v, x.ts, id, x.ts);
       return fresh;
     });
   }

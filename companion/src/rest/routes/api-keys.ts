@@ -8,7 +8,7 @@ import { keyOf, type RestLimits, requireScope } from '../middleware.ts';
 
 export function apiKeysRouter(d: RestDeps, limits: RestLimits): Router {
   const r = Router();
-  const admin = requireScope(d.store.apiKeys, limits, 'admin');
+  const admin = requireScope(d.operator, limits, 'admin');
   r.post('/', limits.route('apikeys.create'), admin, (req, res) => {
     const body = checkBody<{ name: string; scope: (typeof SCOPES)[number] }>(req.body, {
       name: { kind: 'string', min: 1, max: 64, pattern: /^[\x20-\x7e]+$/ },
@@ -31,6 +31,8 @@ export function apiKeysRouter(d: RestDeps, limits: RestLimits): Router {
     const id = String(req.params.id);
     if (!d.store.apiKeys.get(id)) throw new GatewayError('NOT_FOUND', 'no such API key');
     d.store.apiKeys.revoke(id);
+    // Its browser sessions and operator streams end now, not at their next use.
+    d.operator.keyRevoked(id);
     d.store.audit.record({
       actor: keyOf(res).id,
       action: 'apikey.revoke',
@@ -44,7 +46,7 @@ export function apiKeysRouter(d: RestDeps, limits: RestLimits): Router {
 
 export function auditRouter(d: RestDeps, limits: RestLimits): Router {
   const r = Router();
-  r.get('/', limits.route('audit.list'), requireScope(d.store.apiKeys, limits, 'admin'), (req, res) => {
+  r.get('/', limits.route('audit.list'), requireScope(d.operator, limits, 'admin'), (req, res) => {
     const before =
       req.query.before === undefined ? undefined : queryInt(req.query, 'before', 0, 1, Number.MAX_SAFE_INTEGER);
     res.json({ entries: d.store.audit.list(queryInt(req.query, 'limit', 100, 1, 1000), before) });

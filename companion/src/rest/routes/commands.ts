@@ -13,7 +13,7 @@ export function deviceCommandsRouter(d: RestDeps, limits: RestLimits): Router {
     if (typeof id !== 'string' || !isDeviceId(id)) throw new GatewayError('NOT_FOUND', 'no such device');
     return id;
   };
-  r.post('/', limits.route('commands.send'), requireScope(d.store.apiKeys, limits, 'operate'), (req, res) => {
+  r.post('/', limits.route('commands.send'), requireScope(d.operator, limits, 'operate'), (req, res) => {
     const id = deviceId(req.params);
     const body = checkBody<{ name: string; args?: Record<string, unknown>; ttlSec?: number }>(req.body, {
       name: { kind: 'string', min: 1, max: 32, pattern: /^[a-z][a-z0-9_.]{0,31}$/ },
@@ -37,7 +37,7 @@ export function deviceCommandsRouter(d: RestDeps, limits: RestLimits): Router {
     });
     res.status(202).json(row);
   });
-  r.get('/', limits.route('commands.list'), requireScope(d.store.apiKeys, limits, 'read'), (req, res) => {
+  r.get('/', limits.route('commands.list'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const id = deviceId(req.params);
     res.json({ commands: d.store.commands.listForDevice(id, queryInt(req.query, 'limit', 50, 1, 500)) });
   });
@@ -46,7 +46,7 @@ export function deviceCommandsRouter(d: RestDeps, limits: RestLimits): Router {
 
 export function commandsRouter(d: RestDeps, limits: RestLimits): Router {
   const r = Router();
-  r.get('/:id', limits.route('commands.show'), requireScope(d.store.apiKeys, limits, 'read'), (req, res) => {
+  r.get('/:id', limits.route('commands.show'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const id = req.params.id;
     const row = typeof id === 'string' && isToken(id, 1, 64) ? d.store.commands.get(id) : undefined;
     if (!row) throw new GatewayError('NOT_FOUND', 'no such command');

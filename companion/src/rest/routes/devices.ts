@@ -1,5 +1,9 @@
-/** /api/v1/devices: register, list, show, revoke, rotate key, delete. Every change is audited. */
-import { CloseCode, isDeviceId } from '@kiln/protocol';
+/**
+ * /api/v1/devices: register, list (search, filters, keyset paging), show, revoke, rotate key,
+ * delete. Every change is audited. The list is one SQL query per page plus one count; online
+ * comes from the stored state and this instance's live sessions (a map lookup).
+ */
+import { CHIPS, CloseCode, isDeviceId } from '@kiln/protocol';
 import { type Request, type Response, Router } from 'express';
 import { importJWK, type JWK } from 'jose';
 import { GatewayError } from '../../errors.ts';
@@ -44,6 +48,9 @@ export const view = (d: DeviceRow, online: boolean) => ({
   mac: d.mac,
   firmware: d.firmware,
   bootId: d.bootId,
+  rssi: d.rssi,
+  rssiAt: d.rssiAt,
+  reconnects: Math.max(0, d.sessions - 1),
 });
 
 function deviceParam(req: Request): string {
@@ -57,14 +64,14 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
   const { store } = d;
   const audit = (req: Request, res: Response, action: string, target: string, detail?: unknown) =>
     store.audit.record({ actor: keyOf(res).id, action, target, detail, ...(req.ip ? { ip: req.ip } : {}) });
-  const online = (id: string) => d.sessions.get(id)?.ready === true;
+  const online = (row: DeviceRow) => row.state === 'online' || d.sessions.get(row.id)?.ready === true;
   const get = (id: string) => {
     const row = store.devices.get(id);
     if (!row) throw new GatewayError('NOT_FOUND', `no device ${id}`);
     return row;
   };
 
-  r.post('/', limits.route('devices.register'), requireScope(store.apiKeys, limits, 'enroll'), async (req, res) => {
+  r.post('/', limits.route('devices.register'), requireScope(d.operator, limits, 'enroll'), async (req, res) => {
     const body = checkBody<{ id: string; publicKey: unknown }>(req.body, {
       id: { kind: 'string', min: 3, max: 64, pattern: /^[a-z0-9][a-z0-9_-]{2,63}$/ },
       publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
@@ -77,29 +84,38 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     res.status(201).json(view(row, false));
   });
 
-  r.get('/', limits.route('devices.list'), requireScope(store.apiKeys, limits, 'read'), (req, res) => {
+  r.get('/', limits.route('devices.list'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const limit = queryInt(req.query, 'limit', 100, 1, 1000);
     const state = queryString(req.query, 'state', new RegExp(`^(${STATES.join('|')})$`)) as
       | DeviceRow['state']
       | undefined;
     const prefix = queryString(req.query, 'prefix', /^[a-z0-9_-]{1,64}$/);
-    const after = queryString(req.query, 'after', /^[a-z0-9_-]{1,64}$/);
-    const rows = store.devices.list({
-      limit: limit + 1,
+    // `cursor` is the name the dashboard contract uses for `after`.
+    const after =
+      queryString(req.query, 'after', /^[a-z0-9_-]{1,64}$/) ?? queryString(req.query, 'cursor', /^[a-z0-9_-]{1,64}$/);
+    const q = queryString(req.query, 'q', /^[\x20-\x7e]{1,64}$/)?.trim();
+    const chip = queryString(req.query, 'chip', new RegExp(`^(${CHIPS.join('|')})$`));
+    const filter = {
       ...(state ? { state } : {}),
       ...(prefix ? { prefix } : {}),
-      ...(after ? { after } : {}),
-    });
+      ...(q ? { q } : {}),
+      ...(chip ? { chip } : {}),
+    };
+    const rows = store.devices.list({ ...filter, limit: limit + 1, ...(after ? { after } : {}) });
     const page = rows.slice(0, limit);
-    res.json({ devices: page.map((x) => view(x, online(x.id))), next: rows.length > limit ? page.at(-1)?.id : null });
+    res.json({
+      devices: page.map((x) => view(x, online(x))),
+      next: rows.length > limit ? page.at(-1)?.id : null,
+      total: store.devices.count(filter),
+    });
   });
 
-  r.get('/:id', limits.route('devices.show'), requireScope(store.apiKeys, limits, 'read'), (req, res) => {
+  r.get('/:id', limits.route('devices.show'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const row = get(deviceParam(req));
-    res.json(view(row, online(row.id)));
+    res.json(view(row, online(row)));
   });
 
-  r.post('/:id/revoke', limits.route('devices.revoke'), requireScope(store.apiKeys, limits, 'admin'), (req, res) => {
+  r.post('/:id/revoke', limits.route('devices.revoke'), requireScope(d.operator, limits, 'admin'), (req, res) => {
     const id = deviceParam(req);
     get(id);
     store.devices.revoke(id);
@@ -118,7 +134,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
   r.post(
     '/:id/rotate-key',
     limits.route('devices.rotate'),
-    requireScope(store.apiKeys, limits, 'enroll'),
+    requireScope(d.operator, limits, 'enroll'),
     async (req, res) => {
       const id = deviceParam(req);
       // Rotating a revoked device's key re-enables it: that undoes a revocation, an admin's call.
@@ -138,7 +154,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     },
   );
 
-  r.delete('/:id', limits.route('devices.delete'), requireScope(store.apiKeys, limits, 'admin'), (req, res) => {
+  r.delete('/:id', limits.route('devices.delete'), requireScope(d.operator, limits, 'admin'), (req, res) => {
     const id = deviceParam(req);
     get(id);
     d.sessions.get(id)?.close(CloseCode.REVOKED, 'device deleted');

@@ -11,7 +11,7 @@ const MAX_MS = 9_007_199_254_740_991;
 
 export function telemetryRouter(d: RestDeps, limits: RestLimits): Router {
   const r = Router({ mergeParams: true });
-  r.get('/', limits.route('telemetry.query'), requireScope(d.store.apiKeys, limits, 'read'), (req, res) => {
+  r.get('/', limits.route('telemetry.query'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const id = (req.params as { id?: string }).id;
     if (typeof id !== 'string' || !isDeviceId(id) || !d.store.devices.get(id))
       throw new GatewayError('NOT_FOUND', 'no such device');
