@@ -32,6 +32,8 @@ export interface RunningBench {
   readonly gateway: BenchGateway;
   readonly duts: readonly Dut[];
   dut(name: string): Dut;
+  /** The bench file's entry for a DUT (its firmware build, chip, tags). */
+  spec(dut: Dut | string): DutSpec;
   /** Provisions the DUT once per run (later calls return the first summary). */
   provisioned(dut: Dut): Promise<ProvisionSummary>;
   close(): Promise<void>;
@@ -147,6 +149,12 @@ export async function startBench(bench: Bench, o: BenchOptions): Promise<Running
         const d = opened.find((x) => x.name === name);
         if (!d) throw new UsageError('BENCH_NO_DUT', `no DUT named ${name} on bench ${bench.name}`);
         return d;
+      },
+      spec(dut) {
+        const name = typeof dut === 'string' ? dut : dut.name;
+        const s = bench.duts.find((x) => x.name === name);
+        if (!s) throw new UsageError('BENCH_NO_DUT', `no DUT named ${name} on bench ${bench.name}`);
+        return s;
       },
       provisioned(dut) {
         let p = provisioned.get(dut);

@@ -181,6 +181,15 @@ export class Dut {
     return this.buffer;
   }
 
+  /**
+   * Drops the output not yet consumed (it stays in the log), so the next expect sees only
+   * what arrives from now on: call it before an action whose log lines may also be in
+   * the backlog (a reconnect, a revocation), so an old line cannot match.
+   */
+  discard(): void {
+    this.buffer = '';
+  }
+
   private fail(message: string): ExpectError {
     return new ExpectError(this.name, message, this.tail(), this.logFile);
   }
@@ -281,13 +290,17 @@ export class Dut {
     });
   }
 
-  /** Writes a build dir (flasher_args.json) with the flasher, verified, then resets into it. The port is released meanwhile. */
-  async flash(build: string): Promise<FlashResult> {
-    this.note(`flashing ${build}`);
+  /**
+   * Writes a build dir (flasher_args.json) with the flasher, verified, then resets into it.
+   * The port is released meanwhile. Regions whose MD5 already matches are skipped unless
+   * `noSkip` (then every region is erased and written again).
+   */
+  async flash(build: string, options: { noSkip?: boolean } = {}): Promise<FlashResult> {
+    this.note(`flashing ${build}${options.noSkip ? ' (every region)' : ''}`);
     await this.detach();
     let result: FlashResult;
     try {
-      result = await flash({ port: this.port, inputs: [build], after: 'no-reset' });
+      result = await flash({ port: this.port, inputs: [build], after: 'no-reset', noSkip: options.noSkip ?? false });
     } catch (e) {
       if (e instanceof KilnError) throw e;
       throw new KilnError('FLASH_FAILED', `${this.name}: flashing ${build} failed: ${(e as Error).message}`, {

@@ -14,8 +14,10 @@ export {
   portLabel,
   type ResetMethod,
 } from './bench-file.ts';
+export { BOOT_LINE, type BootLine, type ConsoleStatus, consoleStatus, expectBoot } from './device-console.ts';
 export { DEFAULT_TIMEOUT_MS, Dut, type DutOptions, ExpectError, type ExpectOptions, formatTail } from './dut.ts';
-export { BenchGateway, type CommandResult, type TelemetryMessage } from './gateway.ts';
+export { BenchGateway, type CommandResult, type DeviceStatus, type TelemetryMessage } from './gateway.ts';
+export { type DeviceView, GatewayRest, metricValue, type StoredSample } from './gateway-rest.ts';
 export { type CaseResult, caseName, toJunit, xmlAttr, xmlText } from './junit.ts';
 export { formatSummary, loadSuites, type RunOptions, type RunReport, runHil } from './runner.ts';
 export {

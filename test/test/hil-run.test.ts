@@ -1,8 +1,9 @@
 /**
  * Acceptance (issue 8): `kiln hil run --bench hardware/benches/virtual.yaml --junit out.xml`
- * passes with 3 virtual DUTs and the report validates against test/fixtures/junit.xsd
- * (xmllint); the harness's deliberately failing case fails the run (exit 7) and shows
- * the pattern, the DUT's log tail and the log path. Plus JUnit escaping of serial noise.
+ * runs every shipped suite on 3 virtual DUTs and passes, and the report validates against
+ * test/fixtures/junit.xsd (xmllint); the harness's deliberately failing case fails the run
+ * (exit 7) and shows the pattern, the DUT's log tail and the log path. Plus JUnit escaping
+ * of serial noise and the option checks.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,33 +45,40 @@ function validate(file: string): { ok: boolean; output: string } {
 }
 
 describe('kiln hil run', () => {
-  it('runs the shipped suites on the 3-DUT virtual bench; the JUnit report validates', {
-    timeout: 60_000,
+  it('runs every shipped suite on the 3-DUT virtual bench; the JUnit report validates', {
+    timeout: 180_000,
   }, async () => {
     const junit = join(dir, 'out.xml');
     const logDir = join(dir, 'logs');
-    const r = await kiln([
-      'hil',
-      'run',
-      '--bench',
-      'hardware/benches/virtual.yaml',
-      '--junit',
-      junit,
-      '--log-dir',
-      logDir,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const r = await kiln(
+      ['hil', 'run', '--bench', 'hardware/benches/virtual.yaml', '--junit', junit, '--log-dir', logDir],
+      170_000,
+    );
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/^result\s+suite\s+test\s+time/m);
     expect(r.stdout).toMatch(/(\d+) passed, 0 failed, on 3 DUTs of bench virtual/);
-    for (const suite of ['boot and version', 'provisioning', 'online at the gateway', 'telemetry']) {
+    const perDut = [
+      'boot and version',
+      'provisioning',
+      'online at the gateway',
+      'telemetry',
+      'commands',
+      'revoked device',
+      'reset during operation',
+      're-flash and re-provision',
+    ];
+    for (const suite of perDut) {
       for (const dut of ['dut-1', 'dut-2', 'dut-3']) {
         expect(r.stdout).toMatch(new RegExp(`PASS\\s+${suite}\\s+.*\\[${dut}\\]`));
       }
     }
+    expect(r.stdout).toMatch(
+      /^PASS\s+gateway restart\s+every device comes back online; no sample is lost or stored twice\s/m,
+    );
     const v = validate(junit);
     expect(v.ok, v.output).toBe(true);
     const xml = readFileSync(junit, 'utf8');
-    expect(xml.match(/<testcase /g)?.length).toBeGreaterThanOrEqual(15);
+    expect(xml.match(/<testcase /g)?.length).toBeGreaterThanOrEqual(34);
     expect(xml).not.toContain('<failure');
     // Per-DUT logs with timestamps.
     const log = readFileSync(join(logDir, 'dut-2.log'), 'utf8');
@@ -103,6 +111,16 @@ describe('kiln hil run', () => {
     const v = validate(junit);
     expect(v.ok, v.output).toBe(true);
     expect(readFileSync(junit, 'utf8')).toMatch(/<failure message="dut-1: pattern &quot;this line never appears&quot;/);
+  });
+
+  it('refuses bad --retries and --timeout values with exit 2', async () => {
+    const bench = ['hil', 'run', '--bench', 'hardware/benches/virtual.yaml'];
+    const retries = await kiln([...bench, '--retries', 'two']);
+    expect(retries.code).toBe(2);
+    expect(retries.stderr).toContain('--retries two: expected a whole number ≥ 0');
+    const timeout = await kiln([...bench, '--timeout', '0']);
+    expect(timeout.code).toBe(2);
+    expect(timeout.stderr).toContain('--timeout 0: expected a whole number ≥ 1');
   });
 
   it('refuses an invalid bench file with file:line and exit 2', async () => {
