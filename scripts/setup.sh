@@ -24,6 +24,7 @@ declare -A APT_FOR=(
   [mosquitto]="external-broker and multi-instance gateway tests"
   [socat]="pty pairs for the serial transport tests"
   [libxml2-utils]="validating JUnit reports against the XSD"
+  [chromium]="headless browser for the dashboard tests and benchmark (driven by playwright-core)"
 )
 
 say() { printf 'kiln setup: %s\n' "$*"; }

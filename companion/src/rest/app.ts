@@ -1,5 +1,6 @@
 /** The operator REST API (express 5), mounted on the same HTTPS server as the device endpoint. */
 import express, { type Express } from 'express';
+import { dashboardRouter } from '../dashboard/router.ts';
 import { GatewayError } from '../errors.ts';
 import type { RestDeps } from './deps.ts';
 import { cors, errorHandler, RestLimits, requireScope, securityHeaders } from './middleware.ts';
@@ -54,6 +55,7 @@ export function createRestApp(
   app.use('/api/v1/commands', commandsRouter(d, limits));
   app.use('/api/v1/api-keys', apiKeysRouter(d, limits));
   app.use('/api/v1/audit', auditRouter(d, limits));
+  app.use(dashboardRouter()); // the web dashboard: / and /assets/<version>/…
   app.use((_req, _res, next) =>
     next(new GatewayError('NOT_FOUND', 'no such route', { hint: 'see /api/v1/openapi.json' })),
   );
