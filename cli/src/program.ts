@@ -10,6 +10,7 @@ import { registerCommands as provisioningCommands } from '@kiln/provisioning/cli
 import { registerCommands as hilCommands } from '@kiln/test/cli';
 import { Command } from 'commander';
 import type { CliIo } from './main.ts';
+import { registerCommands as upCommands } from './up/command.ts';
 
 type Registrar = (program: Command) => void;
 
@@ -20,6 +21,8 @@ const REGISTRARS: readonly Registrar[] = [
   provisioningCommands,
   gatewayCommands,
   hilCommands,
+  // `kiln up` integrates every package, so it lives here rather than in one of them.
+  upCommands,
 ];
 
 const version = (
