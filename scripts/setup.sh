@@ -22,6 +22,7 @@ declare -A APT_FOR=(
   [python3]="Espressif's esptool and NVS generator, the tests' independent peers"
   [python3-venv]="a private Python environment for those tools (.venv)"
   [mosquitto]="external-broker and multi-instance gateway tests"
+  [mosquitto-clients]="mosquitto_sub, as in the MQTT example kiln up prints"
   [socat]="pty pairs for the serial transport tests"
   [libxml2-utils]="validating JUnit reports against the XSD"
   [chromium]="headless browser for the dashboard tests and benchmark (driven by playwright-core)"
