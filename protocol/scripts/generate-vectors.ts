@@ -640,9 +640,29 @@ const valid = [
       error: 'interval out of range: 0 (1..86400)',
     },
   },
+  // The built-in identify command (SPEC §1.3, built-in commands) and its answers.
+  {
+    name: 'identify command with seconds',
+    message: { type: 'command', seq: 6, id: 'cmd-ident1', name: 'identify', args: { seconds: 30 } },
+  },
+  {
+    name: 'identify result',
+    message: { type: 'command_result', seq: 13, id: 'cmd-ident1', status: 'ok', result: { seconds: 30 } },
+  },
+  {
+    name: 'identify refused',
+    message: {
+      type: 'command_result',
+      seq: 14,
+      id: 'cmd-ident2',
+      status: 'error',
+      error: 'identify: seconds must be a whole number from 1 to 60',
+    },
+  },
   { name: 'heartbeat from a device', message: { type: 'heartbeat', seq: 12, uptimeMs: 60000 } },
   { name: 'heartbeat without uptime', message: { type: 'heartbeat', seq: 4294967295 } },
   { name: 'config', message: { type: 'config', seq: 4, telemetrySec: 30 } },
+  { name: 'config with both intervals', message: { type: 'config', seq: 7, telemetrySec: 1, heartbeatSec: 3600 } },
   {
     name: 'error with ref',
     message: { type: 'error', seq: 5, code: 'RATE_LIMITED', message: 'over 50 messages/s', ref: 12 },

@@ -1,6 +1,6 @@
 /**
- * `kiln devices list|show|revoke|rotate`: the fleet as the gateway knows it, over its REST API
- * (GET /api/v1/devices, /api/v1/devices/:id, POST …/revoke, …/rotate-key). Tables for people,
+ * `kiln devices list|show|config|revoke|rotate`: the fleet as the gateway knows it, over its REST API
+ * (GET /api/v1/devices, /api/v1/devices/:id, PUT …/config, POST …/revoke, …/rotate-key). Tables for people,
  * one JSON document with --json. Revoking and rotating ask first on a terminal unless --yes;
  * without a terminal they need --yes.
  */
@@ -28,6 +28,16 @@ export interface DeviceView {
   keyRotatedAt: number | null;
   bootId: string | null;
   publicKey: JsonWebKey;
+  /** The intervals in force (the device's own, else the gateway's defaults). */
+  config?: { telemetrySec: number; heartbeatSec: number };
+}
+
+/** PUT /api/v1/devices/:id/config's answer. */
+export interface DeviceConfigReply {
+  deviceId: string;
+  telemetrySec: number;
+  heartbeatSec: number;
+  delivered: boolean;
 }
 
 interface Page {
@@ -113,6 +123,26 @@ export function readPublicKey(path: string): { kty: 'EC'; crv: 'P-256'; x: strin
   return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
 }
 
+/** An interval flag: whole seconds in range, or `default` (null: back to the gateway's default). */
+export function intervalFlag(flag: string, value: string, min: number, max: number): number | null {
+  if (value === 'default') return null;
+  const n = /^\d{1,6}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max))
+    throw new UsageError('BAD_INTERVAL', `${flag} must be whole seconds ${min}..${max} or "default", not "${value}"`, {
+      hint: `e.g. ${flag} 30`,
+    });
+  return n;
+}
+
+/** Sets a device's telemetry and/or heartbeat interval; the gateway sends it at once if the device is online. */
+export function setDeviceConfig(
+  client: GatewayClient,
+  id: string,
+  config: { telemetrySec?: number | null; heartbeatSec?: number | null },
+): Promise<DeviceConfigReply> {
+  return client.call<DeviceConfigReply>('PUT', `${devicePath(checkId(id))}/config`, config, { deviceId: id });
+}
+
 function showText(d: DeviceView): string {
   const rows: [string, string | number | null][] = [
     ['id', d.id],
@@ -124,6 +154,8 @@ function showText(d: DeviceView): string {
     ['last seen', d.lastSeenAt ? `${iso(d.lastSeenAt)} (${ago(d.lastSeenAt)})` : null],
     ['rssi', d.rssi === null ? null : `${d.rssi} dBm (${iso(d.rssiAt)})`],
     ['reconnects', d.reconnects],
+    ['telemetry', d.config ? `every ${d.config.telemetrySec} s` : null],
+    ['heartbeat', d.config ? `every ${d.config.heartbeatSec} s` : null],
     ['boot id', d.bootId],
     ['registered', iso(d.createdAt)],
     ['key rotated', iso(d.keyRotatedAt)],
@@ -138,7 +170,7 @@ type ListFlags = ConnectionFlags & { q?: string; state?: string; chip?: string; 
 export function registerDeviceCommands(program: Command): void {
   const devices = program
     .command('devices')
-    .description('the devices a gateway knows: list, show, revoke, rotate a key')
+    .description("the devices a gateway knows: list, show, set a device's intervals, revoke, rotate a key")
     .addHelpText(
       'after',
       `
@@ -147,6 +179,7 @@ Examples:
   kiln devices list
   kiln devices list --state online --chip esp32s3 --json
   kiln devices show kitchen-01
+  kiln devices config kitchen-01 --telemetry-sec 30
   kiln devices revoke kitchen-01
   kiln devices rotate kitchen-01 --key kitchen-01.pub.jwk
 ${CONNECTION_HELP}`,
@@ -231,6 +264,52 @@ ${CONNECTION_HELP}`,
       const d = await GatewayClient.fromFlags(f).call<DeviceView>('GET', devicePath(id), undefined, { deviceId: id });
       out(f.json ? `${JSON.stringify(d)}\n` : showText(d));
     });
+
+  connectionOptions(
+    devices
+      .command('config')
+      .description("set a device's telemetry and heartbeat intervals (needs the operate scope)")
+      .argument('<id>', 'the device id')
+      .option('--telemetry-sec <n>', 'seconds between telemetry samples, 1..86400, or "default"')
+      .option('--heartbeat-sec <n>', 'seconds between heartbeats, 5..3600, or "default"')
+      .option('--json', 'the answer as JSON: {"deviceId","telemetrySec","heartbeatSec","delivered"}'),
+  )
+    .addHelpText(
+      'after',
+      `
+An online device gets the new intervals at once; an offline one when it next connects.
+"default" puts an interval back to the gateway's default (limits.telemetrySec / heartbeatSec).
+
+Examples:
+  kiln devices config kitchen-01 --telemetry-sec 30
+  kiln devices config kitchen-01 --telemetry-sec 5 --heartbeat-sec 60 --json
+  kiln devices config kitchen-01 --telemetry-sec default
+${CONNECTION_HELP}`,
+    )
+    .action(
+      async (id: string, f: ConnectionFlags & { telemetrySec?: string; heartbeatSec?: string; json?: boolean }) => {
+        checkId(id);
+        if (f.telemetrySec === undefined && f.heartbeatSec === undefined)
+          throw new UsageError('NOTHING_TO_SET', 'give --telemetry-sec, --heartbeat-sec or both', {
+            hint: 'kiln devices config ID --telemetry-sec 30',
+          });
+        const r = await setDeviceConfig(GatewayClient.fromFlags(f), id, {
+          ...(f.telemetrySec !== undefined
+            ? { telemetrySec: intervalFlag('--telemetry-sec', f.telemetrySec, 1, 86_400) }
+            : {}),
+          ...(f.heartbeatSec !== undefined
+            ? { heartbeatSec: intervalFlag('--heartbeat-sec', f.heartbeatSec, 5, 3600) }
+            : {}),
+        });
+        out(
+          f.json
+            ? `${JSON.stringify(r)}\n`
+            : `${id}: telemetry every ${r.telemetrySec} s, heartbeat every ${r.heartbeatSec} s (${
+                r.delivered ? 'sent to the device now' : 'applied when it next connects'
+              })\n`,
+        );
+      },
+    );
 
   connectionOptions(
     devices

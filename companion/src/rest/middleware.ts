@@ -37,7 +37,7 @@ export function cors(auth: Pick<OperatorAuth, 'originAllowed'>) {
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
     if (req.method === 'OPTIONS') {
-      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE');
       res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-CSRF-Token');
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();

@@ -131,7 +131,7 @@ export function openApiDocument(version: string): object {
       },
       '/api/v1/devices/{id}': {
         get: {
-          summary: 'Show a device',
+          summary: 'Show a device (with config: the telemetry and heartbeat intervals in force)',
           ...sec('read'),
           parameters: [idParam],
           responses: { 200: json(obj), ...errs(401, 404, 429) },
@@ -158,6 +158,43 @@ export function openApiDocument(version: string): object {
           parameters: [idParam],
           requestBody: json({ type: 'object', required: ['publicKey'], properties: { publicKey: jwk } }),
           responses: { 200: json(obj), ...errs(400, 401, 403, 404, 429) },
+        },
+      },
+      '/api/v1/devices/{id}/config': {
+        put: {
+          summary:
+            "Set the device's telemetry and heartbeat intervals (null: back to the gateway default). Sent to a " +
+            'live session at once as a kiln.v1 config message (delivered: true), otherwise in its next welcome',
+          ...sec('operate'),
+          parameters: [idParam],
+          requestBody: json({
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: false,
+            properties: {
+              telemetrySec: { type: ['integer', 'null'], minimum: 1, maximum: 86_400 },
+              heartbeatSec: { type: ['integer', 'null'], minimum: 5, maximum: 3600 },
+            },
+          }),
+          responses: {
+            200: json({
+              type: 'object',
+              required: ['deviceId', 'telemetrySec', 'heartbeatSec', 'delivered'],
+              properties: {
+                deviceId: { type: 'string' },
+                telemetrySec: {
+                  type: 'integer',
+                  description: "in force now: the device's own value, else the gateway default",
+                },
+                heartbeatSec: {
+                  type: 'integer',
+                  description: "in force now: the device's own value, else the gateway default",
+                },
+                delivered: { type: 'boolean', description: 'sent to a live session of this gateway instance now' },
+              },
+            }),
+            ...errs(400, 401, 403, 404, 409, 429),
+          },
         },
       },
       '/api/v1/devices/{id}/telemetry': {

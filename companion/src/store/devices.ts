@@ -21,6 +21,14 @@ export interface DeviceRow {
   rssiAt: number | null;
   /** Sessions (hellos) counted by the gateway; reconnects are the ones after the first. */
   sessions: number;
+  /** The device's own intervals (PUT …/config); null: the gateway's default. */
+  config: DeviceConfig;
+}
+
+/** Per-device intervals, as stored: null means the gateway's default applies. */
+export interface DeviceConfig {
+  telemetrySec: number | null;
+  heartbeatSec: number | null;
 }
 
 interface RawDevice {
@@ -39,6 +47,8 @@ interface RawDevice {
   rssi: number | null;
   rssi_at: number | null;
   sessions: number;
+  telemetry_sec: number | null;
+  heartbeat_sec: number | null;
 }
 
 const toRow = (r: RawDevice): DeviceRow => ({
@@ -56,6 +66,7 @@ const toRow = (r: RawDevice): DeviceRow => ({
   rssi: r.rssi,
   rssiAt: r.rssi_at,
   sessions: r.sessions,
+  config: { telemetrySec: r.telemetry_sec, heartbeatSec: r.heartbeat_sec },
 });
 
 export interface DeviceFilter {
@@ -93,6 +104,7 @@ export class DeviceRepo {
   readonly #get;
   readonly #insert;
   readonly #seen;
+  readonly #config;
   readonly #pending = new Map<string, PendingPresence>();
   #timer: NodeJS.Timeout | undefined;
   readonly #flushTx;
@@ -105,6 +117,9 @@ export class DeviceRepo {
       `UPDATE devices SET state = ?, last_seen_at = ?, chip = coalesce(?, chip), mac = coalesce(?, mac),
        firmware_name = coalesce(?, firmware_name), firmware_version = coalesce(?, firmware_version),
        boot_id = coalesce(?, boot_id), sessions = sessions + ? WHERE id = ? AND state != 'revoked'`,
+    );
+    this.#config = db.prepare<[string], { telemetry_sec: number | null; heartbeat_sec: number | null }>(
+      'SELECT telemetry_sec, heartbeat_sec FROM devices WHERE id = ?',
     );
     this.#flushTx = db.transaction((rows: [string, PendingPresence][]) => {
       for (const [id, p] of rows) this.#write(id, p);
@@ -250,6 +265,28 @@ export class DeviceRepo {
       this.db.prepare('DELETE FROM commands WHERE device_id = ?').run(id);
       return this.db.prepare('DELETE FROM devices WHERE id = ?').run(id).changes === 1;
     })();
+  }
+
+  /** The device's own intervals (one indexed read: every hello asks), undefined for an unknown device. */
+  configOf(id: string): DeviceConfig | undefined {
+    const r = this.#config.get(id);
+    return r && { telemetrySec: r.telemetry_sec, heartbeatSec: r.heartbeat_sec };
+  }
+
+  /** Sets the given intervals (null: back to the gateway's default; absent: unchanged). False for an unknown device. */
+  setConfig(id: string, patch: Partial<DeviceConfig>): boolean {
+    const sets: string[] = [];
+    const args: (number | null)[] = [];
+    if (patch.telemetrySec !== undefined) {
+      sets.push('telemetry_sec = ?');
+      args.push(patch.telemetrySec);
+    }
+    if (patch.heartbeatSec !== undefined) {
+      sets.push('heartbeat_sec = ?');
+      args.push(patch.heartbeatSec);
+    }
+    if (sets.length === 0) return this.#get.get(id) !== undefined;
+    return this.db.prepare(`UPDATE devices SET ${sets.join(', ')} WHERE id = ?`).run(...args, id).changes === 1;
   }
 
   /** At start-up no session is live in this process. */

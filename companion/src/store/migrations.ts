@@ -107,4 +107,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN sessions INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX devices_chip ON devices (chip, id);
   `,
+  // 4: per-device telemetry and heartbeat intervals (NULL: the gateway's defaults), sent in welcome and config.
+  `
+  ALTER TABLE devices ADD COLUMN telemetry_sec INTEGER CHECK (telemetry_sec BETWEEN 1 AND 86400);
+  ALTER TABLE devices ADD COLUMN heartbeat_sec INTEGER CHECK (heartbeat_sec BETWEEN 5 AND 3600);
+  `,
 ];

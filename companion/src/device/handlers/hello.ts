@@ -1,6 +1,7 @@
 /** `hello` → `welcome` (SPEC §1.3): the session becomes ready; pending commands follow. */
 import { CloseCode, type Hello } from '@kiln/protocol';
 import type { HubContext } from '../context.ts';
+import { effectiveConfig } from '../device-config.ts';
 import type { Session } from '../session.ts';
 
 export function handleHello(ctx: HubContext, session: Session, msg: Hello): void {
@@ -26,7 +27,11 @@ export function handleHello(ctx: HubContext, session: Session, msg: Hello): void
     },
     now,
   );
-  const { heartbeatSec, telemetrySec, maxBatch } = ctx.config.limits;
+  const { maxBatch } = ctx.config.limits;
+  const { heartbeatSec, telemetrySec } = effectiveConfig(
+    ctx.store.devices.configOf(session.deviceId),
+    ctx.config.limits,
+  );
   session.send({ type: 'welcome', serverTime: now, heartbeatSec, telemetrySec, maxBatch });
   ctx.bridge.publishStatus(session.deviceId, { state: 'online', since: session.startedAt, lastSeen: now });
   ctx.commands.deliverPending(session);

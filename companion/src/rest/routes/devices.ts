@@ -1,14 +1,15 @@
 /**
  * /api/v1/devices: register, list (search, filters, keyset paging), show, revoke, rotate key,
- * delete. Every change is audited. The list is one SQL query per page plus one count; online
+ * per-device configuration, delete. Every change is audited. The list is one SQL query per page plus one count; online
  * comes from the stored state and this instance's live sessions (a map lookup).
  */
 import { CHIPS, CloseCode, isDeviceId } from '@kiln/protocol';
 import { type Request, type Response, Router } from 'express';
 import { importJWK, type JWK } from 'jose';
+import { effectiveConfig, sendConfig } from '../../device/device-config.ts';
 import { GatewayError } from '../../errors.ts';
 import type { ApiKeyRow } from '../../store/api-keys.ts';
-import type { DeviceRow } from '../../store/devices.ts';
+import type { DeviceConfig, DeviceRow } from '../../store/devices.ts';
 import { checkBody, queryInt, queryString } from '../body.ts';
 import type { RestDeps } from '../deps.ts';
 import { keyOf, type RestLimits, requireScope } from '../middleware.ts';
@@ -35,7 +36,29 @@ export async function checkPublicJwk(v: unknown): Promise<JWK> {
   return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
 }
 
-export const view = (d: DeviceRow, online: boolean) => ({
+/** `PUT …/config`: each interval optional; null puts it back to the gateway's default. */
+function checkConfigBody(body: unknown): Partial<DeviceConfig> {
+  // checkBody knows no null: nulls become "absent" for the checks, and are kept as resets.
+  const given =
+    typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? Object.fromEntries(Object.entries(body).map(([k, v]) => [k, v === null ? undefined : v]))
+      : body;
+  checkBody(given, {
+    telemetrySec: { kind: 'integer', min: 1, max: 86_400, optional: true },
+    heartbeatSec: { kind: 'integer', min: 5, max: 3600, optional: true },
+  });
+  const b = body as Record<string, number | null>;
+  if (b.telemetrySec === undefined && b.heartbeatSec === undefined)
+    throw new GatewayError('VALIDATION_FAILED', '(body): expected telemetrySec and/or heartbeatSec');
+  return {
+    ...(b.telemetrySec !== undefined ? { telemetrySec: b.telemetrySec } : {}),
+    ...(b.heartbeatSec !== undefined ? { heartbeatSec: b.heartbeatSec } : {}),
+  };
+}
+
+type Defaults = Parameters<typeof effectiveConfig>[1];
+
+export const view = (d: DeviceRow, online: boolean, defaults: Defaults) => ({
   id: d.id,
   state: d.state,
   online,
@@ -51,6 +74,8 @@ export const view = (d: DeviceRow, online: boolean) => ({
   rssi: d.rssi,
   rssiAt: d.rssiAt,
   reconnects: Math.max(0, d.sessions - 1),
+  /** The intervals in force for the device: its own, else the gateway's defaults. */
+  config: effectiveConfig(d.config, defaults),
 });
 
 function deviceParam(req: Request): string {
@@ -65,6 +90,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
   const audit = (req: Request, res: Response, action: string, target: string, detail?: unknown) =>
     store.audit.record({ actor: keyOf(res).id, action, target, detail, ...(req.ip ? { ip: req.ip } : {}) });
   const online = (row: DeviceRow) => row.state === 'online' || d.sessions.get(row.id)?.ready === true;
+  const show = (row: DeviceRow, isOnline: boolean) => view(row, isOnline, d.config.limits);
   const get = (id: string) => {
     const row = store.devices.get(id);
     if (!row) throw new GatewayError('NOT_FOUND', `no device ${id}`);
@@ -81,7 +107,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
       throw new GatewayError('CONFLICT', `device ${body.id} is already registered`, { hint: 'rotate its key instead' });
     const row = store.devices.register(body.id, jwk);
     audit(req, res, 'device.register', body.id);
-    res.status(201).json(view(row, false));
+    res.status(201).json(show(row, false));
   });
 
   r.get('/', limits.route('devices.list'), requireScope(d.operator, limits, 'read'), (req, res) => {
@@ -104,7 +130,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     const rows = store.devices.list({ ...filter, limit: limit + 1, ...(after ? { after } : {}) });
     const page = rows.slice(0, limit);
     res.json({
-      devices: page.map((x) => view(x, online(x))),
+      devices: page.map((x) => show(x, online(x))),
       next: rows.length > limit ? page.at(-1)?.id : null,
       total: store.devices.count(filter),
     });
@@ -112,7 +138,22 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
 
   r.get('/:id', limits.route('devices.show'), requireScope(d.operator, limits, 'read'), (req, res) => {
     const row = get(deviceParam(req));
-    res.json(view(row, online(row)));
+    res.json(show(row, online(row)));
+  });
+
+  // Persisted, then sent at once on a live session here; otherwise the next welcome carries it.
+  r.put('/:id/config', limits.route('devices.config'), requireScope(d.operator, limits, 'operate'), (req, res) => {
+    const id = deviceParam(req);
+    const patch = checkConfigBody(req.body);
+    if (get(id).state === 'revoked')
+      throw new GatewayError('DEVICE_REVOKED', `device ${id} is revoked: its configuration cannot change`, {
+        hint: 'an admin re-enables it by rotating its key (kiln devices rotate)',
+      });
+    store.devices.setConfig(id, patch);
+    const config = effectiveConfig(store.devices.configOf(id), d.config.limits);
+    const delivered = sendConfig(d.sessions, id, config);
+    audit(req, res, 'device.config', id, { ...patch, delivered });
+    res.json({ deviceId: id, ...config, delivered });
   });
 
   r.post('/:id/revoke', limits.route('devices.revoke'), requireScope(d.operator, limits, 'admin'), (req, res) => {
@@ -128,7 +169,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
       lastSeen: store.devices.get(id)?.lastSeenAt ?? null,
     });
     audit(req, res, 'device.revoke', id);
-    res.json(view(get(id), false));
+    res.json(show(get(id), false));
   });
 
   r.post(
@@ -150,7 +191,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
       // The old key's session must not outlive the rotation.
       d.sessions.get(id)?.close(CloseCode.REVOKED, 'device key rotated');
       audit(req, res, 'device.rotate-key', id);
-      res.json(view(get(id), false));
+      res.json(show(get(id), false));
     },
   );
 

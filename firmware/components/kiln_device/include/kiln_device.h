@@ -140,7 +140,15 @@ typedef kiln_command_status_t (*kiln_command_fn_t)(void *ctx, const struct cJSON
                                                    char *error, size_t error_size);
 
 /**
- * @brief Adds a command handler. Built in: `ping`, `reboot`, `telemetry_now`.
+ * @brief Adds a command handler. The built-in names are taken (SPEC §1.3, built-in commands):
+ *   - `ping`: answers `ok`.
+ *   - `reboot`: answers `ok`, then restarts (kiln_port_restart()) about 500 ms later.
+ *   - `telemetry_now`: answers `ok` and takes a sample at once.
+ *   - `identify`: args `{"seconds": 1..60}` (optional, default 10), calls kiln_port_identify() and
+ *     answers `ok` with result `{"seconds": n}`; another argument, or seconds that is not a whole
+ *     number 1..60, answers `error` with a text saying so.
+ * The telemetry and heartbeat intervals are not commands: the gateway sets them with `welcome`
+ * and `config` messages.
  * @return KILN_OK, KILN_ERR_INVALID_ARG (bad or taken name), KILN_ERR_NO_MEM (no room)
  */
 kiln_err_t kiln_device_add_command(kiln_device_t *dev, const char *name, kiln_command_fn_t fn, void *ctx);

@@ -87,6 +87,41 @@ static void send_result(kiln_device_t *dev, const char *id, const char *status, 
     }
 }
 
+#define IDENTIFY_DEFAULT_SEC 10u
+
+/* Built-in `identify`: args {"seconds": 1..60} (optional, default 10) -> result {"seconds": n}.
+ * Anything else in args is refused rather than ignored: a misspelt argument must not
+ * quietly blink for the default time. Keys are not echoed (they may hold control bytes,
+ * which an `error` text may not). */
+static void run_identify(kiln_device_t *dev, const char *id, const cJSON *args)
+{
+    uint32_t seconds = IDENTIFY_DEFAULT_SEC;
+    const cJSON *item = NULL;
+    cJSON_ArrayForEach(item, args)
+    {
+        if (item->string == NULL || strcmp(item->string, "seconds") != 0) {
+            send_result(dev, id, "error", NULL, "identify takes one argument, seconds (1..60)");
+            return;
+        }
+        double v = item->valuedouble;
+        /* The range check comes first, so the cast below only ever sees 1..60. */
+        if (!cJSON_IsNumber(item) || !(v >= 1.0 && v <= (double)KILN_PORT_IDENTIFY_MAX_SEC) ||
+            v != (double)(uint32_t)v) {
+            send_result(dev, id, "error", NULL, "identify: seconds must be a whole number from 1 to 60");
+            return;
+        }
+        seconds = (uint32_t)v;
+    }
+    kiln_port_identify(seconds);
+    cJSON *result = cJSON_CreateObject();
+    if (result == NULL || cJSON_AddNumberToObject(result, "seconds", (double)seconds) == NULL) {
+        send_result(dev, id, "error", NULL, "identify: out of memory for the result");
+    } else {
+        send_result(dev, id, "ok", result, NULL);
+    }
+    cJSON_Delete(result);
+}
+
 static void on_command(kiln_device_t *dev, const kiln_incoming_t *in)
 {
     const char *id = in->u.command.id;
@@ -105,6 +140,8 @@ static void on_command(kiln_device_t *dev, const kiln_incoming_t *in)
     } else if (strcmp(name, "telemetry_now") == 0) {
         send_result(dev, id, "ok", NULL, NULL);
         kiln_dev_take_sample(dev);
+    } else if (strcmp(name, "identify") == 0) {
+        run_identify(dev, id, in->u.command.args);
     } else {
         for (size_t i = 0; i < dev->command_count; i++) {
             if (strcmp(dev->commands[i].name, name) != 0) {
@@ -152,6 +189,10 @@ static void on_text(kiln_device_t *dev, const char *text, size_t len)
             dev->max_batch = in.u.welcome.max_batch;
         }
         dev->next_heartbeat_ms = kiln_port_uptime_ms() + dev->heartbeat_ms;
+        /* A shorter interval than the one the device sampled at takes effect now, not after the old wait. */
+        if (dev->next_sample_ms > kiln_port_uptime_ms() + dev->telemetry_ms) {
+            dev->next_sample_ms = kiln_port_uptime_ms() + dev->telemetry_ms;
+        }
         kiln_backoff_connected(&dev->gateway_backoff, kiln_port_uptime_ms());
         kiln_dev_log(dev, KILN_LOG_INFO, "online: telemetry every %" PRIu32 " s, %u unacknowledged sample(s) to resend",
                      in.u.welcome.telemetry_sec, (unsigned)kiln_telemetry_pending(&dev->telemetry));
@@ -174,6 +215,9 @@ static void on_text(kiln_device_t *dev, const char *text, size_t len)
         }
         if (in.u.config.has_heartbeat) {
             dev->heartbeat_ms = in.u.config.heartbeat_sec * 1000u;
+            if (dev->next_heartbeat_ms > kiln_port_uptime_ms() + dev->heartbeat_ms) {
+                dev->next_heartbeat_ms = kiln_port_uptime_ms() + dev->heartbeat_ms;
+            }
         }
         kiln_dev_log(dev, KILN_LOG_INFO, "config: telemetry every %" PRIu32 " ms, heartbeat every %" PRIu32 " ms",
                      dev->telemetry_ms, dev->heartbeat_ms);
@@ -266,7 +310,7 @@ kiln_err_t kiln_device_add_command(kiln_device_t *dev, const char *name, kiln_co
         !kiln_format_matches(KILN_FORMAT_METRIC_NAME, name, strlen(name))) {
         return KILN_ERR_INVALID_ARG;
     }
-    static const char *const builtin[] = {"ping", "reboot", "telemetry_now"};
+    static const char *const builtin[] = {"ping", "reboot", "telemetry_now", "identify"};
     for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
         if (strcmp(builtin[i], name) == 0) {
             return KILN_ERR_INVALID_ARG;

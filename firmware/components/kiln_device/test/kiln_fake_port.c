@@ -51,6 +51,12 @@ bool kiln_port_wall_time_ms(int64_t *ms)
 void kiln_port_time_sync_start(void) { g_fake.time_sync_starts++; }
 void kiln_port_restart(void) { g_fake.restarts++; }
 
+void kiln_port_identify(uint32_t seconds)
+{
+    g_fake.identifies++;
+    g_fake.identify_seconds = seconds;
+}
+
 void kiln_port_heap(uint32_t *free_bytes, uint32_t *min_free_bytes)
 {
     *free_bytes = 200000;

@@ -20,6 +20,8 @@ typedef struct {
     int64_t wall_offset_ms;      /*!< wall = offset + now */
     int time_sync_starts;
     int restarts;
+    int identifies;              /*!< kiln_port_identify() calls */
+    uint32_t identify_seconds;   /*!< the last one's period */
     /* Wi-Fi */
     int wifi_connects;
     char wifi_ssid[33];

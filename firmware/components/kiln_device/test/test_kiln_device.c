@@ -383,6 +383,96 @@ static void test_commands_config_and_bad_messages(void **state)
     }
 }
 
+/* Built-in identify: default and explicit seconds reach the port and come back as the result;
+ * bad args are an `error` with a text, and the port is not called. */
+static void test_identify(void **state)
+{
+    (void)state;
+    bring_online();
+    fake_clear_output();
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"command\",\"seq\":2,\"id\":\"i1\",\"name\":\"identify\"}");
+    assert_non_null(strstr(last_sent(), "\"id\":\"i1\",\"status\":\"ok\",\"result\":{\"seconds\":10}"));
+    assert_int_equal(g_fake.identifies, 1);
+    assert_int_equal(g_fake.identify_seconds, 10);
+    assert_true(fake_serial_contains("command identify (i1)"));
+
+    const char *ok[][2] = {{"{}", "10"}, {"{\"seconds\":1}", "1"}, {"{\"seconds\":42}", "42"},
+                           {"{\"seconds\":60}", "60"}, {"{\"seconds\":3.0}", "3"}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char msg[160], want[80];
+        snprintf(msg, sizeof(msg), "{\"type\":\"command\",\"seq\":3,\"id\":\"k%u\",\"name\":\"identify\",\"args\":%s}",
+                 (unsigned)i, ok[i][0]);
+        event(KILN_PORT_EVENT_WS_TEXT, 0, msg);
+        snprintf(want, sizeof(want), "\"id\":\"k%u\",\"status\":\"ok\",\"result\":{\"seconds\":%s}}", (unsigned)i,
+                 ok[i][1]);
+        assert_non_null(strstr(last_sent(), want));
+        assert_int_equal(g_fake.identify_seconds, (uint32_t)atoi(ok[i][1]));
+    }
+    int calls = g_fake.identifies;
+    assert_int_equal(calls, 6);
+
+    const char *bad[] = {"{\"seconds\":0}",    "{\"seconds\":61}",   "{\"seconds\":-5}",  "{\"seconds\":2.5}",
+                         "{\"seconds\":\"10\"}", "{\"seconds\":true}", "{\"seconds\":null}", "{\"seconds\":[10]}",
+                         "{\"seconds\":1e300}", "{\"secs\":5}",       "{\"seconds\":5,\"x\":1}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "{\"type\":\"command\",\"seq\":4,\"id\":\"b%u\",\"name\":\"identify\",\"args\":%s}",
+                 (unsigned)i, bad[i]);
+        event(KILN_PORT_EVENT_WS_TEXT, 0, msg);
+        const char *sent = last_sent();
+        char id[16];
+        snprintf(id, sizeof(id), "\"id\":\"b%u\"", (unsigned)i);
+        assert_non_null(strstr(sent, id));
+        assert_non_null(strstr(sent, "\"status\":\"error\""));
+        assert_null(strstr(sent, "\"result\""));
+        const char *why = i < 9 ? "\"error\":\"identify: seconds must be a whole number from 1 to 60\""
+                                : "\"error\":\"identify takes one argument, seconds (1..60)\"";
+        if (strstr(sent, why) == NULL) fail_msg("%s -> %s", bad[i], sent);
+    }
+    assert_int_equal(g_fake.identifies, calls); /* no bad call reached the port */
+    static size_t n = 1;
+    assert_int_equal(kiln_device_add_command(dev, "identify", cmd_result, &n), KILN_ERR_INVALID_ARG);
+}
+
+/* The gateway's config changes the cadence at once, both ways, and so does a later welcome. */
+static void test_config_and_welcome_set_the_cadence(void **state)
+{
+    (void)state;
+    bring_online(); /* welcome: telemetry every 1 s, heartbeat every 5 s */
+    fake_clear_output();
+    advance(3000);
+    assert_int_equal(count_sent("\"type\":\"telemetry\""), 3);
+
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"config\",\"seq\":2,\"telemetrySec\":3}");
+    assert_true(fake_serial_contains("config: telemetry every 3000 ms, heartbeat every 5000 ms"));
+    fake_clear_output();
+    advance(9000);
+    assert_int_equal(count_sent("\"type\":\"telemetry\""), 3);
+
+    /* A longer heartbeat, then a shorter one: the shorter one applies now, not after the long wait. */
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"config\",\"seq\":3,\"heartbeatSec\":3600}");
+    advance(6000); /* the heartbeat already due goes out; the next one is an hour away */
+    fake_clear_output();
+    advance(60000);
+    assert_int_equal(count_sent("\"type\":\"heartbeat\""), 0);
+    event(KILN_PORT_EVENT_WS_TEXT, 0, "{\"type\":\"config\",\"seq\":4,\"heartbeatSec\":5,\"telemetrySec\":60}");
+    fake_clear_output();
+    advance(5000);
+    assert_int_equal(count_sent("\"type\":\"heartbeat\""), 1);
+    assert_int_equal(count_sent("\"type\":\"telemetry\""), 0);
+
+    /* Reconnected, the welcome's shorter interval applies at once (not after the 60 s wait). */
+    event(KILN_PORT_EVENT_WS_CLOSED, 1000, NULL);
+    advance(1000);
+    event(KILN_PORT_EVENT_WS_OPEN, 0, NULL);
+    event(KILN_PORT_EVENT_WS_TEXT, 0,
+          "{\"type\":\"welcome\",\"seq\":0,\"serverTime\":1,\"heartbeatSec\":30,\"telemetrySec\":2,\"maxBatch\":4}");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_ONLINE);
+    fake_clear_output();
+    advance(4000);
+    assert_int_equal(count_sent("\"type\":\"telemetry\""), 2);
+}
+
 static void test_console_and_garbage(void **state)
 {
     (void)state;
@@ -419,6 +509,8 @@ int main(void)
         cmocka_unit_test_setup(test_telemetry_resend_after_reconnect, setup),
         cmocka_unit_test_setup(test_revoked_stops, setup),
         cmocka_unit_test_setup(test_commands_config_and_bad_messages, setup),
+        cmocka_unit_test_setup(test_identify, setup),
+        cmocka_unit_test_setup(test_config_and_welcome_set_the_cadence, setup),
         cmocka_unit_test_setup(test_console_and_garbage, setup),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

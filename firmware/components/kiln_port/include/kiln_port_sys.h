@@ -67,6 +67,15 @@ void kiln_port_time_sync_start(void);
 /** @brief Reboots (after flushing the serial output); does not return on a chip. */
 void kiln_port_restart(void);
 
+#define KILN_PORT_IDENTIFY_MAX_SEC 60 /*!< longest identify period the core asks for */
+
+/**
+ * @brief Makes the board easy to find on a bench for @p seconds (1..KILN_PORT_IDENTIFY_MAX_SEC):
+ *        blinks an LED if the board has one, and logs "identify: ..." either way. Returns at once
+ *        (the blinking runs on its own); a call while one is running starts the period over.
+ */
+void kiln_port_identify(uint32_t seconds);
+
 /** @brief Free heap and the lowest it has been since boot, in bytes. */
 void kiln_port_heap(uint32_t *free_bytes, uint32_t *min_free_bytes);
 
