@@ -3,13 +3,14 @@
  * over WSS with its own ES256 key: the devices table follows the operator stream (a device
  * coming online, its RSSI, going offline); the device page's chart redraws as telemetry
  * arrives; a command sent with a click reaches the device and its result shows on the page;
- * history loads downsampled; revoke asks first and cuts the device off. Screenshots go to
+ * the telemetry interval is device configuration (PUT …/config): the device gets a `config`
+ * message at once, or the value in its next welcome, and the page says which; history loads downsampled; revoke asks first and cuts the device off. Screenshots go to
  * test-artifacts/.
  */
 import { CloseCode } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deviceKeys, registerDevice, TestDevice } from '../helpers.ts';
+import { api, deviceKeys, registerDevice, TestDevice } from '../helpers.ts';
 import {
   artifactPath,
   dashboardGateway,
@@ -80,7 +81,7 @@ describe('live dashboard', () => {
     expect(problems).toEqual([]);
   });
 
-  it('charts telemetry as the device sends it and round-trips a command from a click', async () => {
+  it('charts telemetry as the device sends it and round-trips commands from a click', async () => {
     const { t, browser } = setup();
     const dev = await onlineDevice(t, 'live-dev-1');
     devices.push(dev);
@@ -106,19 +107,83 @@ describe('live dashboard', () => {
     await page.getByRole('button', { name: 'Identify' }).click();
     const cmd = await dev.next('command');
     expect(cmd.name).toBe('identify');
-    dev.send({ type: 'command_result', id: cmd.id, status: 'ok', result: { blinkMs: 5000 } });
-    await page.getByRole('status').filter({ hasText: 'identify: ok' }).waitFor();
+    dev.send({ type: 'command_result', id: cmd.id, status: 'ok', result: { seconds: 10 } });
+    await page.getByRole('status').filter({ hasText: 'identify: ok — {"seconds":10}' }).waitFor();
     const cmdRow = page.locator(`#commands-table tr[data-command="${cmd.id}"]`);
-    await cmdRow.getByText('{"blinkMs":5000}').waitFor();
+    await cmdRow.getByText('{"seconds":10}').waitFor();
 
-    // Set the telemetry interval: the argument travels; a device that refuses says why.
-    await page.getByLabel('Telemetry interval (seconds)').fill('30');
-    await page.getByRole('button', { name: 'Set interval' }).click();
-    const setInterval = await dev.next('command');
-    expect(setInterval).toMatchObject({ name: 'set_interval', args: { seconds: 30 } });
-    dev.send({ type: 'command_result', id: setInterval.id, status: 'error', error: 'interval locked by policy' });
-    await page.getByRole('status').filter({ hasText: 'set_interval: error — interval locked by policy' }).waitFor();
+    // Reboot: a device that refuses says why, in the same status line.
+    await page.getByRole('button', { name: 'Reboot' }).click();
+    const reboot = await dev.next('command');
+    expect(reboot.name).toBe('reboot');
+    dev.send({ type: 'command_result', id: reboot.id, status: 'error', error: 'reboot locked by policy' });
+    await page.getByRole('status').filter({ hasText: 'reboot: error — reboot locked by policy' }).waitFor();
     await page.screenshot({ path: artifactPath('dashboard-device-command.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('sets the telemetry interval as device configuration: now on a live device, at the next connection otherwise', async () => {
+    const { t, browser } = setup();
+    const fallback = t.gw.config.limits.telemetrySec;
+    const keys = await registerDevice(t.gw, 'cfg-dev-1');
+    const connect = async () => {
+      const dev = await TestDevice.connect(t.gw, t.ca, 'cfg-dev-1', keys.priv);
+      devices.push(dev);
+      dev.hello('cfg-dev-1');
+      return { dev, welcome: await dev.next('welcome') };
+    };
+    const first = await connect();
+    expect(first.welcome.telemetrySec).toBe(fallback);
+    const { page, problems } = await openPage(await newContext(browser));
+    await signIn(page, t.gw.baseUrl, t.keys.operate);
+    await page.goto(`${t.gw.baseUrl}/#/devices/cfg-dev-1`);
+    await page.getByRole('heading', { name: 'cfg-dev-1', level: 1 }).waitFor();
+    // The outcome is announced in the commands panel's status region (role=status).
+    const said = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const interval = page.getByLabel('Telemetry interval (seconds)');
+    // The field starts at the interval in force: the gateway's default for this device.
+    await expect.poll(() => interval.inputValue()).toBe(String(fallback));
+
+    // Live device: the gateway sends it a config message at once, the page says so.
+    await interval.fill('30');
+    await page.getByRole('button', { name: 'Set interval' }).click();
+    expect(await first.dev.next('config')).toMatchObject({ type: 'config', telemetrySec: 30 });
+    await said('telemetry every 30 s — applied now');
+    // Configuration, not a command: nothing is added to the commands table.
+    expect(await page.locator('#commands-table tbody tr').count()).toBe(0);
+
+    // From the keyboard: an out-of-range value is refused by the form's own validation and
+    // never sent; Enter in the field submits the next one, the first config the device sees.
+    await interval.fill('0');
+    await interval.press('Enter');
+    expect(await page.evaluate("document.getElementById('interval-sec').validationMessage")).toMatch(/1/);
+    await interval.fill('7');
+    await interval.press('Enter');
+    expect(await first.dev.next('config')).toMatchObject({ telemetrySec: 7 });
+    await said('telemetry every 7 s — applied now');
+
+    // Offline: the gateway keeps the value and the next session's welcome carries it.
+    first.dev.close();
+    await expect.poll(() => page.locator('#device-facts dd').first().textContent()).toBe('Offline');
+    await interval.fill('45');
+    await page.getByRole('button', { name: 'Set interval' }).click();
+    await said('telemetry every 45 s — applied at next connection');
+    const second = await connect();
+    expect(second.welcome.telemetrySec).toBe(45);
+
+    // A reloaded page shows the interval in force, read back from the gateway.
+    await page.reload();
+    await page.getByRole('heading', { name: 'cfg-dev-1', level: 1 }).waitFor();
+    await expect.poll(() => interval.inputValue()).toBe('45');
+
+    // A refusal from the gateway is shown in the same status line, with its reason.
+    const revoked = await api(t.gw, t.ca, 'POST', '/api/v1/devices/cfg-dev-1/revoke', { key: t.keys.admin });
+    expect(revoked.status).toBe(200);
+    await interval.fill('20');
+    await page.getByRole('button', { name: 'Set interval' }).click();
+    await said(/The telemetry interval was not changed: .*revoked/);
+    expect(t.gw.store.devices.configOf('cfg-dev-1')).toMatchObject({ telemetrySec: 45 });
+    await page.screenshot({ path: artifactPath('dashboard-device-interval.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 
@@ -145,6 +210,15 @@ describe('live dashboard', () => {
     await page.getByRole('heading', { name: 'hist-dev-1', level: 1 }).waitFor();
     // The live window starts with the stored recent past.
     await page.getByText('120 samples in view').waitFor();
+    // A read key watches: commands and the interval are there, disabled, and the page says why.
+    for (const control of [
+      page.getByRole('button', { name: 'Identify' }),
+      page.getByRole('button', { name: 'Reboot' }),
+      page.getByLabel('Telemetry interval (seconds)'),
+      page.getByRole('button', { name: 'Set interval' }),
+    ])
+      expect(await control.isDisabled()).toBe(true);
+    await page.getByRole('status').filter({ hasText: 'need an operate or admin key' }).waitFor();
 
     await page.getByRole('radio', { name: 'History' }).check();
     await page.getByLabel('Time range').selectOption('900000');

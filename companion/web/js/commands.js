@@ -1,7 +1,8 @@
-// Commands from the device page: identify, reboot, set the telemetry interval. A command is
-// created over REST (202, pending); its result comes back as a `command` frame on the
-// operator stream, and the command is also polled until it ends, so a result shows even
-// while the stream reconnects.
+// Commands from the device page: identify and reboot. A command is created over REST (202,
+// pending); its result comes back as a `command` frame on the operator stream, and the
+// command is also polled until it ends, so a result shows even while the stream reconnects.
+// The telemetry interval is not a command but device configuration (PUT …/config): the
+// gateway keeps it and sends it to the device now, or in the welcome of its next session.
 
 import { ApiError, api, scopeAllows } from './api.js';
 import { byId, fmtTime, h, setText } from './dom.js';
@@ -10,7 +11,6 @@ import { byId, fmtTime, h, setText } from './dom.js';
 export const COMMANDS = {
   identify: () => ({ name: 'identify' }),
   reboot: () => ({ name: 'reboot' }),
-  interval: (/** @type {number} */ seconds) => ({ name: 'set_interval', args: { seconds } }),
 };
 const ENDED = new Set(['ok', 'error', 'unsupported', 'expired', 'timeout']);
 const POLL_MS = 2000;
@@ -22,6 +22,7 @@ export class CommandPanel {
     this.stream = stream;
     this.tbody = /** @type {HTMLTableSectionElement} */ (byId('commands-table').querySelector('tbody'));
     this.status = byId('command-status');
+    this.interval = /** @type {HTMLInputElement} */ (byId('interval-sec'));
     /** @type {string | null} */
     this.deviceId = null;
     /** @type {Map<string, {row: HTMLTableRowElement, cmd: any}>} */
@@ -33,14 +34,44 @@ export class CommandPanel {
     byId('cmd-reboot').addEventListener('click', () => void this.send(COMMANDS.reboot()));
     byId('interval-form').addEventListener('submit', (e) => {
       e.preventDefault();
-      const input = /** @type {HTMLInputElement} */ (byId('interval-sec'));
-      if (!input.checkValidity()) {
+      if (!this.interval.checkValidity()) {
         setText(this.status, 'The interval is a whole number of seconds, 1 to 86400.');
-        input.focus();
+        this.interval.focus();
         return;
       }
-      void this.send(COMMANDS.interval(Number(input.value)));
+      void this.setTelemetryInterval(Number(this.interval.value));
     });
+  }
+
+  /**
+   * Shows the interval in force (a device item's `config`) in the input, unless the person
+   * is typing there.
+   * @param {{telemetrySec?: number} | undefined} config
+   */
+  showConfig(config) {
+    if (typeof config?.telemetrySec !== 'number' || document.activeElement === this.interval) return;
+    this.interval.value = String(config.telemetrySec);
+  }
+
+  /** @param {number} seconds */
+  async setTelemetryInterval(seconds) {
+    const deviceId = this.deviceId;
+    if (!deviceId) return;
+    setText(this.status, `Telemetry interval: setting ${seconds} s…`);
+    let r;
+    try {
+      r = await api('PUT', `/api/v1/devices/${encodeURIComponent(deviceId)}/config`, { telemetrySec: seconds });
+    } catch (e) {
+      if (this.deviceId === deviceId)
+        setText(this.status, `The telemetry interval was not changed: ${e instanceof ApiError ? e.text : e}`);
+      return;
+    }
+    if (this.deviceId !== deviceId) return;
+    this.interval.value = String(r.telemetrySec);
+    setText(
+      this.status,
+      `telemetry every ${r.telemetrySec} s — ${r.delivered ? 'applied now' : 'applied at next connection (the device is not connected to this gateway)'}`,
+    );
   }
 
   /** @param {string} deviceId */
@@ -49,9 +80,11 @@ export class CommandPanel {
     this.rows.clear();
     this.tbody.replaceChildren();
     this.status.textContent = '';
+    // Until the device's own interval is known, the field shows none rather than another device's.
+    this.interval.value = '';
     const allowed = scopeAllows('operate');
     for (const b of byId('command-actions').querySelectorAll('button, input')) b.toggleAttribute('disabled', !allowed);
-    if (!allowed) this.status.textContent = 'Sending commands needs an operate or admin key.';
+    if (!allowed) this.status.textContent = 'Sending commands and setting the interval need an operate or admin key.';
     this.off = this.stream.on('command', (f) => {
       if (f.deviceId === this.deviceId) this.#update(f);
     });

@@ -87,11 +87,16 @@ export class DevicePage {
     byId('device-admin').hidden = !scopeAllows('admin');
     this.commands.open(id);
     const known = this.fleet.byId.get(id);
-    if (known) this.#facts(known);
+    if (known) {
+      this.#facts(known);
+      this.commands.showConfig(known.config);
+    }
     try {
       const d = await api('GET', `/api/v1/devices/${encodeURIComponent(id)}`);
       if (this.id !== id) return;
       this.#facts({ ...d, ...(this.fleet.byId.get(id) ?? {}), keyRotatedAt: d.keyRotatedAt });
+      // The interval in force: the list the fleet holds may predate a change.
+      this.commands.showConfig(d.config);
     } catch (e) {
       if (this.id === id) this.error.textContent = e instanceof ApiError ? e.text : String(e);
       return;
