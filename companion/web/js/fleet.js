@@ -23,6 +23,9 @@ function readPage(body) {
     : { items: /** @type {Device[]} */ (body.devices ?? []), next: body.next ?? null, param: 'after' };
 }
 
+/** Metric names that carry the Wi-Fi RSSI: the generic one and the Kiln firmware's (as the gateway's store reads them). */
+export const RSSI_METRICS = ['rssi', 'wifi_rssi'];
+
 export class Fleet {
   /** @type {Map<string, Device>} */
   byId = new Map();
@@ -142,7 +145,7 @@ export class Fleet {
   /** A telemetry frame: the table shows the RSSI the device reports. */
   telemetry(f) {
     const d = this.byId.get(f.deviceId);
-    const rssi = f.metrics?.rssi;
+    const rssi = f.metrics?.rssi ?? f.metrics?.wifi_rssi;
     if (!d || typeof rssi !== 'number') return;
     d.rssi = rssi;
     if (f.ts > (d.lastSeenAt ?? 0)) d.lastSeenAt = f.ts;

@@ -6,7 +6,7 @@ import { AuditView } from './audit.js';
 import { DevicePage } from './device-page.js';
 import { DevicesTable } from './devices-table.js';
 import { byId } from './dom.js';
-import { Fleet } from './fleet.js';
+import { Fleet, RSSI_METRICS } from './fleet.js';
 import { OperatorStream } from './stream.js';
 
 const fleet = new Fleet();
@@ -66,7 +66,7 @@ function enter() {
   byId('nav-audit').hidden = !scopeAllows('admin');
   stream.start();
   // The table needs only status frames and RSSI from everyone; a device page narrows this.
-  stream.subscribe(['*'], ['rssi']);
+  stream.subscribe(['*'], RSSI_METRICS);
   fleet
     .load(() => table.refresh())
     .then(() => fleet.startPolling())
@@ -87,11 +87,11 @@ function route(moveFocus = true) {
     void devicePage.open(decodeURIComponent(device[1] ?? ''));
     heading = 'device-title';
   } else if (hash === '#/audit' && scopeAllows('admin')) {
-    stream.subscribe(['*'], ['rssi']);
+    stream.subscribe(['*'], RSSI_METRICS);
     void audit.open();
     heading = 'audit-title';
   } else {
-    stream.subscribe(['*'], ['rssi']);
+    stream.subscribe(['*'], RSSI_METRICS);
     table.show();
     heading = 'devices-title';
   }
