@@ -4,9 +4,8 @@
  * read a Prometheus metric from /metrics. The API key goes in the Authorization header
  * only; TLS is checked against the bench gateway's CA.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { ExitCode, KilnError } from '@kiln/protocol';
+import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { PublicJwk } from '@kiln/provisioning';
 
 /** A device as GET /api/v1/devices/:id shows it. */
@@ -45,46 +44,26 @@ export class GatewayRest {
   ) {}
 
   /** One request; resolves with any HTTP status (callers decide what is an error). */
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-    const url = new URL(path, this.baseUrl);
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method,
-          ...(this.ca ? { ca: this.ca } : {}),
-          headers: {
-            authorization: `Bearer ${this.apiKey}`,
-            ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
-          },
-          timeout: TIMEOUT_MS,
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-      req.on('error', (e) =>
-        reject(
-          new KilnError(
-            'GATEWAY_UNREACHABLE',
-            `${method} ${url.pathname}: cannot reach ${this.baseUrl}: ${e.message}`,
-            {
-              hint: 'is the bench gateway running (a restart in progress?) and is its CA the one the bench gives?',
-              exitCode: ExitCode.SERVER,
-              cause: e,
-            },
-          ),
-        ),
-      );
-      if (data) req.write(data);
-      req.end();
-    });
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    try {
+      const r = await gatewayRequest({
+        baseUrl: this.baseUrl,
+        method,
+        path,
+        apiKey: this.apiKey,
+        ca: this.ca,
+        body,
+        timeoutMs: TIMEOUT_MS,
+      });
+      return { status: r.status, text: r.text };
+    } catch (err) {
+      const e = err as Error;
+      throw new KilnError('GATEWAY_UNREACHABLE', `${method} ${path}: cannot reach ${this.baseUrl}: ${e.message}`, {
+        hint: 'is the bench gateway running (a restart in progress?) and is its CA the one the bench gives?',
+        exitCode: ExitCode.SERVER,
+        cause: e,
+      });
+    }
   }
 
   /** A request that must answer `ok` (200 by default); its JSON body. Throws: GATEWAY_HTTP with the gateway's error text. */

@@ -7,11 +7,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
+import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { Command } from 'commander';
 import { WebSocket } from 'ws';
 
@@ -117,44 +116,21 @@ export class GatewayClient {
     });
   }
 
-  request(method: string, path: string, body?: unknown): Promise<GatewayReply> {
-    const url = new URL(path, this.origin);
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = fn(
-        url,
-        {
-          method,
-          ...(this.ca ? { ca: this.ca } : {}),
-          headers: {
-            authorization: `Bearer ${this.apiKey}`,
-            accept: 'application/json',
-            ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
-          },
-          timeout: 15_000,
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(parts).toString('utf8');
-            let json: unknown;
-            try {
-              json = text ? JSON.parse(text) : undefined;
-            } catch {
-              json = text;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: json });
-          });
-          res.on('error', (e) => reject(this.#unreachable(e)));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
-      req.on('error', (e) => reject(this.#unreachable(e)));
-      if (data) req.write(data);
-      req.end();
-    });
+  async request(method: string, path: string, body?: unknown): Promise<GatewayReply> {
+    try {
+      const r = await gatewayRequest({
+        baseUrl: this.origin,
+        method,
+        path,
+        apiKey: this.apiKey,
+        ca: this.ca,
+        body,
+        timeoutMs: 15_000,
+      });
+      return { status: r.status, headers: r.headers, body: r.json };
+    } catch (e) {
+      throw this.#unreachable(e as Error);
+    }
   }
 
   /** The body of a 2xx answer; anything else becomes an error that says what to do. */

@@ -5,9 +5,8 @@
  * printed; the gateway's TLS is checked against the CA given (or the system's).
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { ExitCode, KilnError } from '@kiln/protocol';
+import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { PublicJwk } from './rpc.ts';
 
 export interface GatewayDevice {
@@ -60,53 +59,27 @@ export class GatewayApi {
     private readonly ca?: string,
   ) {}
 
-  private send(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const url = new URL(path, this.baseUrl);
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = fn(
-        url,
-        {
-          method,
-          ...(this.ca ? { ca: this.ca } : {}),
-          headers: {
-            authorization: `Bearer ${this.apiKey}`,
-            accept: 'application/json',
-            ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
-          },
-          timeout: 10_000,
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(parts).toString('utf8');
-            let json: unknown;
-            try {
-              json = text ? JSON.parse(text) : undefined;
-            } catch {
-              json = text;
-            }
-            resolve({ status: res.statusCode ?? 0, json });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
-      req.on('error', (e) =>
-        reject(
-          new KilnError('gateway-unreachable', `cannot reach the gateway at ${this.baseUrl}: ${e.message}`, {
-            hint: /certificate|self.signed/i.test(e.message)
-              ? "give the gateway's CA with --ca (kiln gateway prints where its dev CA is)"
-              : 'is the gateway running, and is the URL right?',
-            exitCode: ExitCode.SERVER,
-            cause: e,
-          }),
-        ),
-      );
-      if (data) req.write(data);
-      req.end();
-    });
+  private async send(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    try {
+      return await gatewayRequest({
+        baseUrl: this.baseUrl,
+        method,
+        path,
+        apiKey: this.apiKey,
+        ca: this.ca,
+        body,
+        timeoutMs: 10_000,
+      });
+    } catch (err) {
+      const e = err as Error;
+      throw new KilnError('gateway-unreachable', `cannot reach the gateway at ${this.baseUrl}: ${e.message}`, {
+        hint: /certificate|self.signed/i.test(e.message)
+          ? "give the gateway's CA with --ca (kiln gateway prints where its dev CA is)"
+          : 'is the gateway running, and is the URL right?',
+        exitCode: ExitCode.SERVER,
+        cause: e,
+      });
+    }
   }
 
   private fail(what: string, r: { status: number; json: unknown }): KilnError {
