@@ -4,13 +4,14 @@
  * COM-PORT answers, and unescapes data.
  */
 import { connect, type Socket } from 'node:net';
-import { DO, IAC, Option, TelnetCodec, telnetEscape, telnetSubnegotiation, WILL } from '../src/rfc2217/telnet.ts';
+import { comPortFrame } from '@kiln/protocol/serial/rfc2217';
+import { DO, escapeIac, IAC, TelnetCodec, TelnetOption, WILL } from '@kiln/protocol/serial/telnet';
 
 export class Rfc2217TestClient {
   readonly socket: Socket;
   readonly #codec = new TelnetCodec({
-    local: [Option.BINARY, Option.SGA, Option.COM_PORT],
-    remote: [Option.BINARY, Option.SGA],
+    local: [TelnetOption.BINARY, TelnetOption.SGA, TelnetOption.COM_PORT],
+    remote: [TelnetOption.BINARY, TelnetOption.SGA],
   });
   data: Buffer[] = [];
   answers: Buffer[] = [];
@@ -24,7 +25,7 @@ export class Rfc2217TestClient {
       if (reply.length) socket.write(reply);
       for (const e of events) {
         if (e.type === 'data') this.data.push(e.data);
-        if (e.type === 'subnegotiation' && e.option === Option.COM_PORT) this.answers.push(e.body);
+        if (e.type === 'subnegotiation' && e.option === TelnetOption.COM_PORT) this.answers.push(e.body);
       }
       this.#wake();
     });
@@ -65,13 +66,13 @@ export class Rfc2217TestClient {
   /** Sends a COM-PORT-OPTION command and waits for its answer (command + 100). */
   async command(command: number, ...value: number[]): Promise<Buffer> {
     const before = this.answers.length;
-    this.socket.write(telnetSubnegotiation(Option.COM_PORT, Buffer.from([command, ...value])));
+    this.socket.write(comPortFrame(command, value));
     await this.until(() => this.answers.slice(before).some((a) => a[0] === command + 100));
     return this.answers.slice(before).find((a) => a[0] === command + 100) as Buffer;
   }
 
   write(data: Uint8Array): void {
-    this.socket.write(telnetEscape(data));
+    this.socket.write(escapeIac(data));
   }
 
   take(): Buffer {

@@ -4,11 +4,11 @@
  * client at a time, and garbage that leaves the connection usable.
  */
 import { connect } from 'node:net';
+import { IAC, SE } from '@kiln/protocol/serial/telnet';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FlashChip } from '../src/flash/flash-chip.ts';
 import { type RunningBoard, startBoard } from '../src/index.ts';
-import { IAC, SE } from '../src/rfc2217/telnet.ts';
 import { frames, OP, parseResponse, request, syncRequest, u32 } from './helpers.ts';
 import { Rfc2217TestClient } from './rfc2217-client.ts';
 

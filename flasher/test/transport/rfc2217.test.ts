@@ -1,9 +1,9 @@
 /** The hand-written RFC 2217 client: against the virtual board, and against scripted servers for the wire format. */
 import { createServer, type Server, type Socket } from 'node:net';
+import { DO, IAC, SB, SE, WILL } from '@kiln/protocol/serial/telnet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClassicReset, HardReset } from '../../src/reset.ts';
 import { Rfc2217Transport } from '../../src/transport/rfc2217.ts';
-import { DO, IAC, SB, SE, WILL } from '../../src/transport/telnet.ts';
 import { collect, Lab, syncFrame, waitFor } from '../helpers.ts';
 
 let lab: Lab;

@@ -8,11 +8,11 @@
  * One client at a time, as a serial port; a second is disconnected at once.
  */
 import { createServer, type Socket } from 'node:net';
+import { escapeIac, subnegotiation, TelnetCodec, TelnetOption } from '@kiln/protocol/serial/telnet';
 import type { VirtualBoard } from '../board.ts';
 import { type BoardServer, type ListenAddress, listen } from '../tcp-listener.ts';
 import { ROM_BAUD } from '../uart-bridge.ts';
 import { ComPortState, handleComPort } from './com-port.ts';
-import { Option, TelnetCodec, telnetEscape, telnetSubnegotiation } from './telnet.ts';
 
 /** Output held while the client has suspended flow; beyond this the oldest is dropped. */
 const MAX_SUSPENDED_BYTES = 1 << 20;
@@ -37,30 +37,28 @@ function serveClient(board: VirtualBoard, socket: Socket): void {
     }
     socket.write(data);
   };
-  const port = board.connect((data) => send(telnetEscape(data)), { baud: ROM_BAUD });
+  const port = board.connect((data) => send(escapeIac(data)), { baud: ROM_BAUD });
   if (!port) {
     socket.destroy(); // busy, like a serial port another program has open
     return;
   }
-  const codec = new TelnetCodec({
-    local: [Option.BINARY, Option.SGA, Option.COM_PORT],
-    remote: [Option.BINARY, Option.SGA, Option.COM_PORT],
-  });
-  socket.write(codec.open());
+  const options = [TelnetOption.BINARY, TelnetOption.SGA, TelnetOption.COM_PORT];
+  const codec = new TelnetCodec({ local: options, remote: options });
+  socket.write(codec.requestOptions());
   socket.on('data', (bytes: Buffer) => {
     const { events, reply } = codec.feed(bytes);
     if (reply.length) socket.write(reply);
     for (const event of events) {
       if (event.type === 'data') {
         port.write(event.data);
-      } else if (event.type === 'subnegotiation' && event.option === Option.COM_PORT) {
+      } else if (event.type === 'subnegotiation' && event.option === TelnetOption.COM_PORT) {
         const wasSuspended = state.suspended;
         const answer = handleComPort(event.body, port, state);
         if (answer.purgeToClient) {
           held = [];
           heldBytes = 0;
         }
-        if (answer.reply) socket.write(telnetSubnegotiation(Option.COM_PORT, answer.reply));
+        if (answer.reply) socket.write(subnegotiation(TelnetOption.COM_PORT, answer.reply));
         if (wasSuspended && !state.suspended) {
           for (const chunk of held) socket.write(chunk);
           held = [];
