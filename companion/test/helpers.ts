@@ -99,22 +99,82 @@ export function api(
   });
 }
 
-/** A device client: real TLS, the kiln.v1 handshake, a queue of received messages. */
-export class TestDevice {
-  readonly inbox: GatewayMessage[] = [];
-  #waiters: (() => void)[] = [];
+/** The message of type T in M; M itself where M does not list its types (operator stream frames). */
+type MessageOfType<M extends { type: string }, T extends string> = [Extract<M, { type: T }>] extends [never]
+  ? M
+  : Extract<M, { type: T }>;
+
+/**
+ * A WebSocket client whose JSON messages queue up in `inbox` until a test takes them,
+ * in any order: the device client and the operator stream client are both one.
+ */
+export class WebSocketInbox<M extends { type: string }> {
+  readonly inbox: M[] = [];
   closeCode: number | undefined;
-  seq = 0;
+  #waiters: (() => void)[] = [];
+
   constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => {
-      this.inbox.push(JSON.parse(String(d)) as GatewayMessage);
-      for (const w of this.#waiters.splice(0)) w();
+      this.inbox.push(JSON.parse(String(d)) as M);
+      this.#wake();
     });
     ws.on('close', (code) => {
       this.closeCode = code;
-      for (const w of this.#waiters.splice(0)) w();
+      this.#wake();
     });
   }
+
+  /** Takes the first queued message of this type (that `match` accepts), waiting for one if need be. */
+  async next<T extends M['type']>(
+    type: T,
+    timeoutMs = 5000,
+    match: (m: MessageOfType<M, T>) => boolean = () => true,
+  ): Promise<MessageOfType<M, T>> {
+    const deadline = Date.now() + timeoutMs;
+    const wanted = (m: M): m is MessageOfType<M, T> => m.type === type && match(m as MessageOfType<M, T>);
+    for (;;) {
+      const i = this.inbox.findIndex(wanted);
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as MessageOfType<M, T>;
+      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for ${type}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms (inbox: ${JSON.stringify(this.inbox)})`);
+      await this.#arrival(left);
+    }
+  }
+
+  /** The close code, once the connection has closed. */
+  async closed(timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closeCode === undefined) {
+      if (Date.now() > deadline) throw new Error('not closed in time');
+      await this.#arrival(50);
+    }
+    return this.closeCode;
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+
+  /** Resolves on the next message or close, or after `ms`. */
+  #arrival(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      this.#waiters.push(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+/** A device client: real TLS, the kiln.v1 handshake, a queue of received messages. */
+export class TestDevice extends WebSocketInbox<GatewayMessage> {
+  seq = 0;
 
   static async connect(
     gw: Gateway,
@@ -152,56 +212,17 @@ export class TestDevice {
       mac: 'aa:bb:cc:dd:ee:ff',
     });
   }
-
-  async next<T extends GatewayMessage['type']>(
-    type: T,
-    timeoutMs = 5000,
-  ): Promise<Extract<GatewayMessage, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.inbox.findIndex((m) => m.type === type);
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as Extract<GatewayMessage, { type: T }>;
-      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for ${type}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  async closed(timeoutMs = 5000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.closeCode === undefined) {
-      if (Date.now() > deadline) throw new Error('not closed in time');
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 50);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.closeCode;
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
 }
 
-/** Expect a refused handshake; answers the HTTP status and the JSON code. */
+/** Expects a refused WebSocket handshake (device or operator stream); answers the HTTP status, the JSON code and the protocol header. */
 export async function refusedHandshake(
   url: string,
   protocols: string[],
   ca: Buffer | undefined,
   headers: Record<string, string> = {},
+  origin?: string,
 ): Promise<{ status: number; code: string | undefined; protocolHeader: string | undefined }> {
-  const ws = new WebSocket(url, protocols, { ...(ca ? { ca } : {}), headers });
+  const ws = new WebSocket(url, protocols, { ...(ca ? { ca } : {}), headers, ...(origin ? { origin } : {}) });
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
       ws.terminate();

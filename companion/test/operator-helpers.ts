@@ -1,7 +1,7 @@
 /** Test helpers for the operator side: sign-in over real HTTPS, and a real operator stream client. */
 import { WebSocket } from 'ws';
 import type { Gateway } from '../src/gateway.ts';
-import { api } from './helpers.ts';
+import { api, refusedHandshake, WebSocketInbox } from './helpers.ts';
 
 export const STREAM_PROTOCOL = 'kiln.operator.v1';
 
@@ -28,26 +28,7 @@ export const originOf = (gw: Gateway) => new URL(gw.baseUrl).origin;
 export type StreamFrame = { type: string } & Record<string, unknown>;
 
 /** An operator stream client: real TLS, a queue of received frames. */
-export class StreamClient {
-  readonly inbox: StreamFrame[] = [];
-  closeCode: number | undefined;
-  #waiters: (() => void)[] = [];
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      this.inbox.push(JSON.parse(String(d)) as StreamFrame);
-      this.#wake();
-    });
-    ws.on('close', (code) => {
-      this.closeCode = code;
-      this.#wake();
-    });
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
+export class StreamClient extends WebSocketInbox<StreamFrame> {
   static url(gw: Gateway): string {
     return `${gw.baseUrl.replace(/^http/, 'ws')}/api/v1/stream`;
   }
@@ -85,74 +66,21 @@ export class StreamClient {
     this.send({ type: 'subscribe', devices, ...(metrics ? { metrics } : {}) });
     return this.next('subscribed');
   }
-
-  async next(type: string, timeoutMs = 5000, match: (f: StreamFrame) => boolean = () => true): Promise<StreamFrame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.inbox.findIndex((f) => f.type === type && match(f));
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as StreamFrame;
-      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for ${type}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms (inbox: ${JSON.stringify(this.inbox)})`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  async closed(timeoutMs = 5000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.closeCode === undefined) {
-      if (Date.now() > deadline) throw new Error('not closed in time');
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 50);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.closeCode;
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
 }
 
-/** Expects the stream handshake to be refused; answers the HTTP status, the JSON code and the protocol header. */
-export function refusedStream(
+/** Expects the stream handshake to be refused; answers the HTTP status and the JSON code. */
+export async function refusedStream(
   gw: Gateway,
   ca: Buffer | undefined,
   opts: { headers?: Record<string, string>; protocols?: string[]; path?: string; origin?: string } = {},
 ): Promise<{ status: number; code: string | undefined }> {
   const url = `${StreamClient.url(gw)}${opts.path ?? ''}`;
-  const ws = new WebSocket(url, opts.protocols ?? [STREAM_PROTOCOL], {
-    ...(ca ? { ca } : {}),
-    headers: opts.headers ?? {},
-    ...(opts.origin ? { origin: opts.origin } : {}),
-  });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => {
-      ws.terminate();
-      reject(new Error('the stream handshake was accepted'));
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        let code: string | undefined;
-        try {
-          code = (JSON.parse(Buffer.concat(chunks).toString()) as { code: string }).code;
-        } catch {}
-        resolve({ status: res.statusCode ?? 0, code });
-        ws.terminate();
-      });
-    });
-    ws.once('error', reject);
-  });
+  const { status, code } = await refusedHandshake(
+    url,
+    opts.protocols ?? [STREAM_PROTOCOL],
+    ca,
+    opts.headers,
+    opts.origin,
+  );
+  return { status, code };
 }

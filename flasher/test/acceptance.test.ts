@@ -23,7 +23,7 @@ describe('kiln flash + esptool verify-flash', () => {
     lab = new Lab();
     const board = await lab.board({ chip: 'esp32' });
     const first = await run(process.execPath, [KILN, 'flash', FIXTURE_BUILD, '--port', board.url]);
-    expect(first.err).toContain('Verified app at 0x10000');
+    expect(first.stderr).toContain('Verified app at 0x10000');
     expect(first.code).toBe(0);
     const verify = await run(
       ESPTOOL,
@@ -44,13 +44,13 @@ describe('kiln flash + esptool verify-flash', () => {
       ],
       90_000,
     );
-    expect(verify.code, verify.out + verify.err).toBe(0);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(
-      verify.out.match(/[Vv]erif(y|ication) (OK|successful)|-- verify OK|Verification successful/g)?.length ?? 0,
+      verify.stdout.match(/[Vv]erif(y|ication) (OK|successful)|-- verify OK|Verification successful/g)?.length ?? 0,
     ).toBeGreaterThanOrEqual(3);
     const again = await run(process.execPath, [KILN, 'flash', FIXTURE_BUILD, '--port', board.url, '--json']);
     expect(again.code).toBe(0);
-    const result = JSON.parse(again.out.trim().split('\n').at(-1) ?? '{}');
+    const result = JSON.parse(again.stdout.trim().split('\n').at(-1) ?? '{}');
     expect(result.regions.map((r: { skipped: boolean }) => r.skipped)).toEqual([true, true, true]);
   }, 120_000);
 });

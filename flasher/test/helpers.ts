@@ -1,11 +1,11 @@
 /** Test helpers: virtual boards on 127.0.0.1 port 0 that are always stopped, temp dirs, SLIP frames. */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RunningBoard, type StartBoardOptions, startBoard } from '@kiln/hardware';
 import { ROM_LOADER_SYNC_PAYLOAD } from '@kiln/protocol';
+import { type ChildResult, type RunningChild, runChild, startChild } from '@kiln/test/spawn-kiln';
 
 export const FIXTURE_BUILD = new URL('../../../shared/fixtures/esp-idf-builds/hello_world_esp32', import.meta.url)
   .pathname;
@@ -97,58 +97,17 @@ export function fakeImage(chipId: number, bytes = 64 * 1024, seed = 1): Buffer {
   return out;
 }
 
-export const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
+export { KILN, killChildren } from '@kiln/test/spawn-kiln';
 export const ESPTOOL = fileURLToPath(new URL('../../.venv/bin/esptool', import.meta.url));
-const children = new Set<ChildProcess>();
-
-/** Kills every child still running (call from afterAll). */
-export function killChildren(): void {
-  for (const c of children) c.kill('SIGKILL');
-}
-
-export interface Running {
-  child: ChildProcess;
-  /** Everything printed so far. */
-  readonly out: string;
-  readonly err: string;
-  done: Promise<{ code: number | null; out: string; err: string }>;
-}
+/** Colour off, so what a program prints compares as plain text. */
+const NO_COLOR = { NO_COLOR: '1' };
 
 /** Starts a program without blocking this process (the boards live here); stdin is a pipe; killed after timeoutMs. */
-export function start(cmd: string, args: string[], timeoutMs = 60_000): Running {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, out, err });
-    });
-  });
-  return {
-    child,
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-    done,
-  };
+export function start(cmd: string, args: string[], timeoutMs = 60_000): RunningChild {
+  return startChild(cmd, args, { env: NO_COLOR, timeoutMs });
 }
 
 /** Runs a program to the end (stdin closed at once). */
-export function run(cmd: string, args: string[], timeoutMs = 60_000) {
-  const r = start(cmd, args, timeoutMs);
-  r.child.stdin?.end();
-  return r.done;
+export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<ChildResult> {
+  return runChild(cmd, args, { env: NO_COLOR, timeoutMs });
 }

@@ -5,38 +5,22 @@
  * (exit 7) and shows the pattern, the DUT's log tail and the log path. Plus JUnit escaping
  * of serial noise and the option checks.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toJunit } from '../src/junit.ts';
+import { runKiln } from '../src/spawn-kiln.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const KILN = join(ROOT, 'cli/bin/kiln.js');
 const XSD = join(ROOT, 'test/fixtures/junit.xsd');
 const dir = mkdtempSync(join(tmpdir(), 'kiln-hil-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function kiln(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KILN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+/** `kiln ARGS` from the repository root, where the bench files' relative paths start. */
+const kiln = (args: string[], timeoutMs = 60_000) => runKiln(args, { cwd: ROOT, timeoutMs });
 
 function validate(file: string): { ok: boolean; output: string } {
   const r = spawnSync('xmllint', ['--noout', '--schema', XSD, file], { encoding: 'utf8' });

@@ -26,17 +26,17 @@ describe('kiln flash with several ports', () => {
     const goneUrl = gone.url;
     await gone.close();
     const r = await run(process.execPath, [KILN, 'flash', FIXTURE_BUILD, '-p', a.url, '-p', goneUrl, '-p', b.url]);
-    expect(r.code, r.err).toBe(ExitCode.PORT);
-    const table = r.out.split('\n');
+    expect(r.code, r.stderr).toBe(ExitCode.PORT);
+    const table = r.stdout.split('\n');
     expect(table.find((l) => l.startsWith('PORT'))).toMatch(/PORT\s+RESULT\s+CHIP\s+TIME\s+DETAIL/);
     expect(table.find((l) => l.startsWith(a.url))).toMatch(
       /ok\s+esp32\s+[\d.]+ s\s+3 written, 0 already there, verified/,
     );
     expect(table.find((l) => l.startsWith(b.url))).toMatch(/ok\s+esp32/);
     expect(table.find((l) => l.startsWith(goneUrl))).toMatch(/FAILED\s+.*PORT_UNREACHABLE/);
-    expect(r.out).toContain('2 of 3 devices flashed and verified.');
-    expect(r.err).toContain(`[${a.url}] Verified app at 0x10000`);
-    expect(r.err).toMatch(/2 of 3 devices failed|1 of 3 devices failed/);
+    expect(r.stdout).toContain('2 of 3 devices flashed and verified.');
+    expect(r.stderr).toContain(`[${a.url}] Verified app at 0x10000`);
+    expect(r.stderr).toMatch(/2 of 3 devices failed|1 of 3 devices failed/);
     const app = readFileSync(join(FIXTURE_BUILD, 'hello_world.bin'));
     for (const board of [a, b]) {
       expect(md5(board.board.flash.read(0x10000, app.length))).toBe(md5(app));
@@ -44,8 +44,8 @@ describe('kiln flash with several ports', () => {
 
     // The table the build wrote, read back from a device.
     const show = await run(process.execPath, [KILN, 'partitions', 'show', '--port', a.url, '--json']);
-    expect(show.code, show.err).toBe(0);
-    const shown = JSON.parse(show.out) as { partitions: { label: string; offset: number }[]; md5: boolean };
+    expect(show.code, show.stderr).toBe(0);
+    const shown = JSON.parse(show.stdout) as { partitions: { label: string; offset: number }[]; md5: boolean };
     expect(shown.md5).toBe(true);
     expect(shown.partitions.map((p) => [p.label, p.offset])).toEqual([
       ['nvs', 0x9000],

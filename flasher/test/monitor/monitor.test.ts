@@ -81,37 +81,37 @@ describe('kiln monitor', () => {
       '--addr2line',
       addr2line,
     ]);
-    await waitFor(() => m.out.includes('handler_0x400d5678'), 15_000);
-    expect(m.out).toContain('I (29) boot: ESP-IDF v5.0.1-751-g96c4ec8df2 2nd stage bootloader');
-    expect(m.out).toContain('I (300) app: hello from the app');
-    expect(m.out).not.toContain('a debug line');
-    expect(m.out).toContain('--- panic: the chip crashed');
-    expect(m.out).toContain('  0x400d1234: handler_0x400d1234 at main/app.c:7');
-    expect(m.out).toContain('  0x400d5678: handler_0x400d5678 at main/app.c:7');
-    expect(m.out).not.toContain('\x1b['); // not a terminal, no --color
+    await waitFor(() => m.stdout.includes('handler_0x400d5678'), 15_000);
+    expect(m.stdout).toContain('I (29) boot: ESP-IDF v5.0.1-751-g96c4ec8df2 2nd stage bootloader');
+    expect(m.stdout).toContain('I (300) app: hello from the app');
+    expect(m.stdout).not.toContain('a debug line');
+    expect(m.stdout).toContain('--- panic: the chip crashed');
+    expect(m.stdout).toContain('  0x400d1234: handler_0x400d1234 at main/app.c:7');
+    expect(m.stdout).toContain('  0x400d5678: handler_0x400d5678 at main/app.c:7');
+    expect(m.stdout).not.toContain('\x1b['); // not a terminal, no --color
 
     m.child.stdin?.write('\x14h\x14i\x14r');
-    await waitFor(() => /\d\d\.\d{3} Rebooting\.\.\./.test(m.out), 15_000);
-    expect(m.err).toContain('Ctrl+T then:');
-    expect(m.err).toContain('--- timestamps on');
-    expect(m.err).toContain('--- resetting the board');
-    expect(m.out).toMatch(/\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} I \(300\) app: hello from the app/);
+    await waitFor(() => /\d\d\.\d{3} Rebooting\.\.\./.test(m.stdout), 15_000);
+    expect(m.stderr).toContain('Ctrl+T then:');
+    expect(m.stderr).toContain('--- timestamps on');
+    expect(m.stderr).toContain('--- resetting the board');
+    expect(m.stdout).toMatch(/\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} I \(300\) app: hello from the app/);
 
     // The port disappears (server and board gone), then a board answers at the same address again.
     const port = Number(new URL(url.replace('rfc2217:', 'http:')).port);
     await first.close();
-    await waitFor(() => m.err.includes('disappeared'), 5000);
+    await waitFor(() => m.stderr.includes('disappeared'), 5000);
     await lab.board({ flash, bootStage: stage, listen: { host: '127.0.0.1', port } });
-    await waitFor(() => m.err.includes(`--- reconnected to ${url}`), 5000);
-    const again = count(m.out, 'Rebooting...');
+    await waitFor(() => m.stderr.includes(`--- reconnected to ${url}`), 5000);
+    const again = count(m.stdout, 'Rebooting...');
     m.child.stdin?.write('\x14r');
-    await waitFor(() => count(m.out, 'Rebooting...') > again, 15_000);
+    await waitFor(() => count(m.stdout, 'Rebooting...') > again, 15_000);
 
     m.child.stdin?.write('\x1d');
     const done = await m.done;
-    expect(done.code, done.err).toBe(0);
+    expect(done.code, done.stderr).toBe(0);
     const saved = readFileSync(log, 'utf8');
-    expect(count(saved, 'I (300) app: hello from the app')).toBe(count(done.out, 'I (300) app: hello from the app'));
+    expect(count(saved, 'I (300) app: hello from the app')).toBe(count(done.stdout, 'I (300) app: hello from the app'));
     expect(count(saved, 'I (300) app: hello from the app')).toBeGreaterThanOrEqual(3);
     expect(saved).toContain('handler_0x400d1234');
   }, 40_000);
@@ -120,10 +120,10 @@ describe('kiln monitor', () => {
     lab = new Lab();
     const bad = await start(process.execPath, [KILN, 'monitor', '-p', 'rfc2217://127.0.0.1:1', '--filter', 'x:Q']).done;
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain('unknown log level');
+    expect(bad.stderr).toContain('unknown log level');
     const gone = start(process.execPath, [KILN, 'monitor', '-p', 'rfc2217://127.0.0.1:1']);
     const r = await gone.done;
     expect(r.code).toBe(3);
-    expect(r.err).toContain('cannot reach');
+    expect(r.stderr).toContain('cannot reach');
   });
 });

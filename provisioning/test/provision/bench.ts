@@ -2,17 +2,16 @@
  * Test rig: a real gateway (in-process, development TLS, 127.0.0.1) and virtual boards
  * whose flash holds the firmware host build, so they boot kiln-device as the app.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Gateway, resolveConfig, startGateway } from '@kiln/companion';
-import { type RunningBoard, startBoard } from '@kiln/hardware';
+import { parseNetworks, type RunningBoard, startBoard } from '@kiln/hardware';
+import { type ChildResult, runKiln } from '@kiln/test/spawn-kiln';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const HOST_BUILD = join(ROOT, 'firmware/build-host/');
-export const KILN = join(ROOT, 'cli/bin/kiln.js');
 
 /** A flash file holding the host build at the offsets of its flasher_args.json. */
 export function hostBuildFlash(path: string, size = 4 << 20): string {
@@ -75,7 +74,8 @@ export async function startRig(): Promise<Rig> {
         timing: options.timing ?? false,
         firmware: {
           appBuilds: [HOST_BUILD],
-          appArgs: ['--wifi', wifi, '--backoff-base-ms', '200', '--backoff-cap-ms', '1000'],
+          wifi: parseNetworks(wifi),
+          appArgs: ['--backoff-base-ms', '200', '--backoff-cap-ms', '1000'],
           rebootDelayMs: 50,
         },
       });
@@ -96,31 +96,7 @@ export function provisionArgs(rig: Rig, target: string[], extra: string[] = []):
   return ['provision', ...target, '--ssid', 'KilnLab', ...gateway, ...extra];
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `kiln …` as a child process (async: the boards and the gateway live in this process). */
-export function kiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KILN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+/** `kiln …` with extra environment, as a child process (the boards and the gateway live in this process). */
+export function kiln(args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+  return runKiln(args, { env });
 }
