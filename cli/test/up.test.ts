@@ -36,8 +36,15 @@ interface Run {
 
 const running = new Set<Run>();
 afterEach(async () => {
-  // A failed assertion must not leave a run behind.
+  // A failed assertion must not leave a run behind (in a pipeline, kiln up is bash's child).
   for (const r of running) {
+    for (const [pid, started] of r.tree) {
+      try {
+        if (startTime(pid) === started) process.kill(pid, 'SIGKILL');
+      } catch {
+        // It ended meanwhile.
+      }
+    }
     r.child.kill('SIGKILL');
     await r.exited;
   }
@@ -83,8 +90,26 @@ function descendants(root: number): number[] {
   return out;
 }
 
-function kilnUp(args: string[]): Run {
-  const child = spawn(process.execPath, [KILN, 'up', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `kiln up ARGS`; with `head`, as `kiln up ARGS | head -n HEAD` in bash, where the
+ * pipeline's stdout is head's and its stderr ends with kiln up's own exit status.
+ */
+function kilnUp(args: string[], { head }: { head?: number } = {}): Run {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child =
+    head === undefined
+      ? spawn(process.execPath, [KILN, 'up', ...args], { cwd: ROOT, stdio })
+      : spawn(
+          'bash',
+          [
+            '-c',
+            `"$0" "$1" up "\${@:2}" | head -n ${head}; echo "kiln up exit status \${PIPESTATUS[0]}" >&2`,
+            process.execPath,
+            KILN,
+            ...args,
+          ],
+          { cwd: ROOT, stdio },
+        );
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => {
@@ -288,6 +313,43 @@ describe('kiln up', () => {
     const gw = events.find((e) => e.event === 'gateway') as Record<string, unknown>;
     const ports = [gw.url, gw.mqttUrl, ...events.filter((e) => e.event === 'board').map((e) => e.port)].map(portOf);
     await expectNothingLeft(run, dataDir, ports);
+  });
+
+  describe('when the reader of its stdout goes away, it stops everything and exits 0, quietly', () => {
+    /** kiln up's own exit status, and its stderr without the line that reports it. */
+    const outcome = (run: Run) => {
+      const m = /kiln up exit status (\d+)\n$/.exec(run.stderr());
+      return { status: m ? Number(m[1]) : undefined, stderr: run.stderr().replace(/kiln up exit status \d+\n$/, '') };
+    };
+
+    it('kiln up --json | head -1', { timeout: 60_000 }, async () => {
+      // The data dir of the runs above: the boards' flash holds the firmware, which runs at once.
+      const run = kilnUp(['--json', '--data-dir', dataDir], { head: 1 });
+      expect(await exitWithin(run, 45_000), run.stderr()).toBe(0);
+      const { status, stderr } = outcome(run);
+      expect(stderr, 'nothing on stderr: no EPIPE, no stack trace').toBe('');
+      expect(status).toBe(ExitCode.OK);
+      const lines = run.stdout().split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      const gw = JSON.parse(lines[0] as string) as Record<string, unknown>;
+      expect(gw.event).toBe('gateway');
+      await expectNothingLeft(run, dataDir, [gw.url, gw.mqttUrl].map(portOf), { devicesRan: false });
+    });
+
+    it('kiln up | head -n 8 (the table mode, piped): after the boards are listed', { timeout: 60_000 }, async () => {
+      const run = kilnUp(['--data-dir', dataDir], { head: 8 });
+      expect(await exitWithin(run, 45_000), run.stderr()).toBe(0);
+      const { status, stderr } = outcome(run);
+      expect(stderr, 'nothing on stderr: no EPIPE, no stack trace').toBe('');
+      expect(status).toBe(ExitCode.OK);
+      const out = run.stdout();
+      expect(out.split('\n').filter(Boolean)).toHaveLength(8);
+      const gateway = /gateway\s+(https:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const boards = [...out.matchAll(/board-\d\s+(rfc2217:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]);
+      expect(gateway, out).toBeDefined();
+      expect(boards, out).toHaveLength(3);
+      await expectNothingLeft(run, dataDir, [gateway, ...boards].map(portOf), { devicesRan: false });
+    });
   });
 
   it('runs until Ctrl+C: the devices are online at the gateway (REST); SIGINT stops everything, exit 0', {

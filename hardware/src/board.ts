@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { AutoResetCircuit } from './auto-reset.ts';
 import type { BootStage, RunningStage } from './boot/boot-stage.ts';
 import { type AppState, type FirmwareBootOptions, firmwareBootStage } from './boot/firmware-boot.ts';
+import type { StopHow } from './boot/host-app.ts';
 import { type BootMode, type Chip, createChip, type MacAddress, parseMac, type ResetReason } from './chips/index.ts';
 import { FlashChip } from './flash/flash-chip.ts';
 import { SpiNor } from './flash/spi-nor.ts';
@@ -81,6 +82,9 @@ export class VirtualBoard {
   /** Counts chip runs: a stage's late callbacks are ignored once the chip has moved on. */
   #run = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** Stages stopped whose processes have not exited yet; the next stage waits for them. */
+  #exiting = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
   #nvsDir: string | undefined;
   readonly #busy: FlashBusyClock | undefined;
   /** Link and power faults, when injected; `faults.enabled = false` gives a clean link. */
@@ -150,15 +154,32 @@ export class VirtualBoard {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Stops the chip and closes the flash file (fsync first). */
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Stops the chip and closes the flash file (fsync first). The board takes no more
+   * connections from the moment it is called; it resolves once the app's process (if
+   * one runs) has exited and its NVS is back in flash.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
     this.#circuit.dispose();
-    this.#stopRunning();
-    this.flash.onOperation = undefined;
-    if (this.#ownsFlash) this.flash.close();
-    if (this.#nvsDir) rmSync(this.#nvsDir, { recursive: true, force: true });
+    this.#stopRunning('shutdown');
+    const release = () => {
+      this.flash.onOperation = undefined;
+      if (this.#ownsFlash) this.flash.close();
+      if (this.#nvsDir) rmSync(this.#nvsDir, { recursive: true, force: true });
+    };
+    if (this.#exiting.size > 0) this.#closing = Promise.all(this.#exiting).then(release);
+    else {
+      // Nothing to wait for: the flash file is released before close() returns.
+      try {
+        release();
+        this.#closing = Promise.resolve();
+      } catch (e) {
+        this.#closing = Promise.reject(e);
+      }
+    }
+    return this.#closing;
   }
 
   #emit(event: BoardEvent): void {
@@ -211,6 +232,17 @@ export class VirtualBoard {
     this.#stopRunning();
     const run = this.#run;
     const current = () => run === this.#run && !this.#closed;
+    // Two app processes never share the NVS file: the last one must have exited first.
+    if (this.#exiting.size > 0) {
+      void Promise.all(this.#exiting)
+        .then(() => {
+          if (current()) this.#startStage(current);
+        })
+        .catch((error: unknown) => this.#emit({ type: 'fault', error }));
+    } else this.#startStage(current);
+  }
+
+  #startStage(current: () => boolean): void {
     this.#stage = this.#bootStage.start({
       chip: this.chip,
       flash: this.flash,
@@ -247,15 +279,19 @@ export class VirtualBoard {
     else this.#stage?.receive?.(data);
   }
 
-  #stopRunning(): void {
+  #stopRunning(how: StopHow = 'reset'): void {
     this.#run++;
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     this.#app = undefined;
     this.#loader?.stop();
     this.#loader = undefined;
-    this.#stage?.stop();
+    const exiting = this.#stage?.stop(how);
     this.#stage = undefined;
+    if (exiting) {
+      const tracked: Promise<void> = exiting.catch(() => {}).finally(() => this.#exiting.delete(tracked));
+      this.#exiting.add(tracked);
+    }
   }
 }
 

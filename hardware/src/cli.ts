@@ -3,10 +3,11 @@
  * line per board on stdout, the URL(s) to give esptool or `kiln flash --port`, and
  * nothing else; errors go to stderr.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { UsageError } from '@kiln/protocol';
 import type { Command } from 'commander';
+import { parseNetworks, type SimulatedNetwork, WIFI_ENV } from './boot/simulated-wifi.ts';
 import { assertBoardChip, BOARD_CHIPS, formatMac, type MacAddress, parseMac } from './chips/index.ts';
 import { describeSize, parseFlashSize } from './flash/flash-chip.ts';
 import { type RunningBoard, type StartBoardOptions, startBoards } from './index.ts';
@@ -27,6 +28,7 @@ interface BoardFlags {
   download?: boolean;
   timing?: boolean;
   appBuild: string[];
+  appWifiFile?: string;
   appWifi?: string;
   faultSeed?: string;
   faultBitErrorRate?: string;
@@ -45,9 +47,10 @@ Examples:
       RFC 2217 on port 4000 and raw TCP (socket://) on 4001
   kiln board --socket --no-rfc2217 --download
       raw TCP only; the chip waits in download mode (esptool --port socket://…)
-  kiln board --app-build firmware/build-host --app-wifi 'KilnLab:secret'
+  KILN_WIFI='KilnLab:secret,Guest:' kiln board --app-build firmware/build-host
       after a flash boot, an image of that host build runs as kiln-device on the
-      serial link (other images: the bootloader log, then a silent "foreign app")
+      serial link (other images: the bootloader log, then a silent "foreign app");
+      its simulated Wi-Fi sees KilnLab (password "secret") and the open Guest
   kiln board --timing
       bytes take their UART time at the current baud, erase/program take W25Q32JV
       typical times: a flash at 115200 takes as long as on a DevKit
@@ -59,7 +62,12 @@ Examples:
 With --count N, a fixed port P gives RFC 2217 ports P…P+N-1 and socket ports
 P+N…P+2N-1; a --flash path gets -1 … -N before its extension (or replaces {n});
 a --mac and a --fault-seed are counted up by one per board. The board runs
-until SIGINT or SIGTERM and leaves its flash file synced to disk.`;
+until SIGINT or SIGTERM, stops its app's kiln-device (SIGTERM, then SIGKILL after
+2 s) and leaves its flash file synced to disk.
+
+The host app's simulated networks (ssid:psk[:rssi], comma- or line-separated) come
+from --app-wifi-file, else KILN_WIFI; never from the command line, where every
+user's ps would show the passwords. kiln-device gets them in its environment.`;
 
 export function registerCommands(program: Command): void {
   program
@@ -81,7 +89,8 @@ export function registerCommands(program: Command): void {
       collect,
       [],
     )
-    .option('--app-wifi <list>', "networks the host app's simulated Wi-Fi sees: ssid:psk[:rssi],…")
+    .option('--app-wifi-file <file>', "file listing the networks the host app's simulated Wi-Fi sees (else KILN_WIFI)")
+    .option('--app-wifi <list>', 'refused: use KILN_WIFI or --app-wifi-file')
     .option('--timing', 'UART byte times at the current baud and datasheet flash erase/program times')
     .option('--fault-seed <n>', 'seed for the injected faults (default 1)')
     .option('--fault-bit-error-rate <p>', 'probability that a byte on the serial link has one bit flipped')
@@ -122,6 +131,7 @@ function boardOptions(flags: BoardFlags): StartBoardOptions[] {
   const mac = flags.mac === undefined ? undefined : parseMac(flags.mac);
   const flash = flags.flash ?? `.kiln/boards/${flags.chip}.bin`;
   const faults = faultOptions(flags);
+  const wifi = appNetworks(flags);
   return Array.from({ length: count }, (_, i) => {
     const path = resolve(count === 1 ? flash : numbered(flash, i + 1));
     mkdirSync(dirname(path), { recursive: true });
@@ -138,7 +148,7 @@ function boardOptions(flags: BoardFlags): StartBoardOptions[] {
       timing: flags.timing ?? false,
       firmware: {
         appBuilds: flags.appBuild.map((d) => resolve(d)),
-        ...(flags.appWifi === undefined ? {} : { appArgs: ['--wifi', flags.appWifi] }),
+        wifi,
       },
     };
     if (faults) options.faults = { ...faults, seed: (faults.seed ?? 1) + i };
@@ -146,6 +156,34 @@ function boardOptions(flags: BoardFlags): StartBoardOptions[] {
     if (mac) options.mac = addToMac(mac, i);
     return options;
   });
+}
+
+/** The host app's networks: --app-wifi-file, else KILN_WIFI, else none. A password is never taken from argv. */
+function appNetworks(flags: BoardFlags, env: NodeJS.ProcessEnv = process.env): SimulatedNetwork[] {
+  if (flags.appWifi !== undefined) {
+    throw new UsageError(
+      'BOARD_WIFI_ARGV',
+      '--app-wifi is refused: passwords on the command line are visible to every user (ps, shell history)',
+      { hint: `put the networks in a file for --app-wifi-file FILE, or in ${WIFI_ENV}=ssid:psk,…` },
+    );
+  }
+  if (flags.appWifiFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.appWifiFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(
+        'BOARD_BAD_WIFI',
+        `cannot read --app-wifi-file ${flags.appWifiFile}: ${(e as Error).message}`,
+        {
+          hint: 'give a file of ssid:psk[:rssi] lines',
+        },
+      );
+    }
+    return parseNetworks(text);
+  }
+  const fromEnv = env[WIFI_ENV];
+  return fromEnv ? parseNetworks(fromEnv) : [];
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -31,7 +31,10 @@ export interface RunningBoard {
   readonly url: string;
   readonly rfc2217Url: string | undefined;
   readonly socketUrl: string | undefined;
-  /** Stops the servers, then the chip; the flash file is fsynced and closed. */
+  /**
+   * Stops the servers, then the chip: resolves once the app's kiln-device process has
+   * exited (SIGTERM, SIGKILL after a grace period) and the flash file is fsynced and closed.
+   */
   close(): Promise<void>;
 }
 
@@ -55,7 +58,7 @@ export async function startBoard(options: StartBoardOptions): Promise<RunningBoa
   const servers: BoardServer[] = [];
   const close = async () => {
     await Promise.all(servers.map((s) => s.close()));
-    board.close();
+    await board.close();
   };
   try {
     const rfc2217 = rfc ? await startRfc2217Server(board, main) : undefined;
@@ -86,7 +89,8 @@ export { type BoardEvent, type BoardState, VirtualBoard, type VirtualBoardOption
 export type { BootContext, BootStage, RunningStage } from './boot/boot-stage.ts';
 export { idleBootStage } from './boot/boot-stage.ts';
 export { type AppState, type FirmwareBootOptions, firmwareBootStage } from './boot/firmware-boot.ts';
-export { type HostBuild, HostBuilds } from './boot/host-app.ts';
+export { type HostBuild, HostBuilds, SHUTDOWN_GRACE_MS, type StopHow } from './boot/host-app.ts';
+export { formatNetworks, parseNetworks, type SimulatedNetwork, WIFI_ENV } from './boot/simulated-wifi.ts';
 export {
   BOARD_CHIPS,
   type BoardChipName,

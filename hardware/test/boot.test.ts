@@ -18,9 +18,9 @@ const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/esp-idf-builds/h
 const HOST_BUILD = fileURLToPath(new URL('../../firmware/build-host/', import.meta.url));
 const file = (name: string) => readFileSync(`${FIXTURE}${name}`);
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
 });
 
 /** A board with 4 MiB in-memory flash holding `files`, powered on (it boots from flash). */
@@ -171,8 +171,8 @@ describe('normal boot', () => {
     await until(() => h.board.app?.kind === 'host');
     const again = h.board.app as Extract<AppState, { kind: 'host' }>;
     expect(again.pid).not.toBe(pid);
-    h.close();
-    await until(() => !alive(again.pid ?? 0));
+    await h.close();
+    expect(alive(again.pid ?? 0)).toBe(false); // close() resolves once the app has exited
   }, 15_000);
 
   it('hands the NVS partition over to the Kiln host build and writes it back at reset', async () => {

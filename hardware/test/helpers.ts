@@ -138,9 +138,10 @@ export class BenchHost {
     return frames(this.take());
   }
 
-  close(): void {
+  /** Resolves once the board's app process (if any) has exited. */
+  close(): Promise<void> {
     this.port.close();
-    this.board.close();
+    return this.board.close();
   }
 }
 

@@ -12,7 +12,7 @@ import { ports } from '@kiln/flasher';
 import { type RunningBoard, startBoard } from '@kiln/hardware';
 import { UsageError } from '@kiln/protocol';
 import type { ProvisionSummary } from '@kiln/provisioning';
-import type { Bench, DutSpec } from './bench-file.ts';
+import { type Bench, type DutSpec, type PortSpec, portLabel } from './bench-file.ts';
 import { Dut } from './dut.ts';
 import { BenchGateway } from './gateway.ts';
 
@@ -39,18 +39,22 @@ export interface RunningBench {
   close(): Promise<void>;
 }
 
-/** Resolves usb:serial=… / usb:location=… to a local port path. */
-async function resolvePort(d: DutSpec): Promise<string> {
+/**
+ * The port a bench DUT is reached at: a path or URL as written, a usb:serial=… /
+ * usb:location=… match resolved to its local path (exactly one port must match).
+ * A `virtual` port has none until a board is started for it.
+ */
+export async function resolvePort(d: { name: string; port: PortSpec }): Promise<string> {
   const p = d.port;
   if (p.kind === 'path') return p.path;
   if (p.kind === 'url') return p.url;
-  if (p.kind === 'virtual') throw new Error('unreachable: virtual ports are started by the bench');
+  if (p.kind === 'virtual') throw new Error(`${d.name}: a virtual port is started (startBoard), not resolved`);
   const list = await ports();
   const found = list.filter((l) => (p.by === 'serial' ? l.serialNumber === p.value : l.location === p.value));
   if (found.length !== 1) {
     throw new UsageError(
       'BENCH_PORT_NOT_FOUND',
-      `${d.name}: ${found.length ? 'several ports match' : 'no port matches'} usb:${p.by}=${p.value}`,
+      `${d.name}: ${found.length ? 'several ports match' : 'no port matches'} ${portLabel(p)}`,
       { hint: 'kiln ports lists the serial ports with their serial numbers and locations' },
     );
   }
@@ -70,6 +74,7 @@ export async function startBench(bench: Bench, o: BenchOptions): Promise<Running
     }
     psk = randomBytes(9).toString('base64url');
   }
+  const network = { ssid: bench.wifi.ssid, psk };
   mkdirSync(o.logDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'kiln-hil-'));
   const boards: RunningBoard[] = [];
@@ -94,16 +99,8 @@ export async function startBench(bench: Bench, o: BenchOptions): Promise<Running
             flash: join(work, `${d.name}.flash.bin`),
             firmware: {
               appBuilds: [d.firmware],
-              appArgs: [
-                '--wifi',
-                `${bench.wifi.ssid}:${psk}`,
-                '--backoff-base-ms',
-                '200',
-                '--backoff-cap-ms',
-                '1000',
-                '--telemetry-ms',
-                '1000',
-              ],
+              wifi: [network],
+              appArgs: ['--backoff-base-ms', '200', '--backoff-cap-ms', '1000', '--telemetry-ms', '1000'],
               rebootDelayMs: 50,
             },
           });

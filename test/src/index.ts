@@ -1,6 +1,6 @@
 /** @kiln/test: the HIL harness — bench files, Dut.expect(), the gateway helpers, suites, the runner and JUnit. */
 
-export { type BenchOptions, type RunningBench, startBench } from './bench.ts';
+export { type BenchOptions, type RunningBench, resolvePort, startBench } from './bench.ts';
 export {
   type Bench,
   type BenchIssue,

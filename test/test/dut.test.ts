@@ -29,7 +29,8 @@ async function board(name: string, withApp: boolean): Promise<RunningBoard> {
       ? {
           firmware: {
             appBuilds: [BUILD],
-            appArgs: ['--wifi', 'KilnLab:pw', '--telemetry-ms', '1000'],
+            wifi: [{ ssid: 'KilnLab', psk: 'pw' }],
+            appArgs: ['--telemetry-ms', '1000'],
             rebootDelayMs: 50,
           },
         }

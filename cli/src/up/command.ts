@@ -1,7 +1,9 @@
 /**
  * `kiln up`: the one-command main job (what `npm start` runs). A thin handler over
- * up(): flags checked by parseUpFlags, SIGINT/SIGTERM turned into an orderly stop.
+ * up(): flags checked by parseUpFlags; SIGINT/SIGTERM/SIGHUP, and stdout closing
+ * under it (`kiln up --json | head -1`), turned into an orderly stop.
  */
+import { KilnError } from '@kiln/protocol';
 import type { Command } from 'commander';
 import { DEFAULT_BOARDS, MAX_BOARDS, parseUpFlags, type UpFlags } from './options.ts';
 import { up } from './up.ts';
@@ -24,7 +26,8 @@ board and the gateway's log are in <data-dir>/logs/.
 time since the start; if that takes longer than --timeout, or a device fails to
 come up, everything is stopped and the exit code says why.
 
-Exit codes: 0 all online (--until-online) or stopped by Ctrl+C once up; 2 bad
+Exit codes: 0 all online (--until-online), stopped by Ctrl+C once up, or stopped
+because stdout was closed (kiln up --json | head -1); 2 bad
 options, bench file, missing firmware build, a taken port or data dir; 4 not all
 online within --timeout; 3/4/5/6 a device failed to flash or provision (that
 failure's code); 130 interrupted before every device was up (docs/EXIT-CODES.md).
@@ -40,6 +43,9 @@ Examples:
       the boards of a bench file (real ports, or "virtual")
   kiln up --data-dir /tmp/kiln-demo --listen 127.0.0.1:8443
       another data dir, the gateway on a fixed port`;
+
+/** The abort reason when stdout's reader has gone (up() words it as "stopped by stdout closing"). */
+const STDOUT_CLOSED = 'stdout closing';
 
 export function registerCommands(program: Command): void {
   program
@@ -60,6 +66,16 @@ export function registerCommands(program: Command): void {
     .action(async (flags: UpFlags) => {
       const options = parseUpFlags(flags);
       const controller = new AbortController();
+      // The reader went away (a pipe's head exited, the terminal closed): stop as Ctrl+C does,
+      // write nothing more there, and exit 0 — what a pipeline's first command is expected to do.
+      let stdoutGone = false;
+      process.stdout.on('error', () => {
+        if (stdoutGone) return;
+        stdoutGone = true;
+        controller.abort(STDOUT_CLOSED);
+      });
+      // Nowhere left to report a failed write to stderr.
+      process.stderr.on('error', () => {});
       let firstSignalAt: number | undefined;
       const onSignal = (sig: NodeJS.Signals) => {
         if (firstSignalAt === undefined) {
@@ -75,21 +91,26 @@ export function registerCommands(program: Command): void {
         process.stderr.write(`kiln up: ${sig} again, exiting without waiting\n`);
         process.exit(130);
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      for (const s of signals) process.on(s, onSignal);
       try {
         await up(
           options,
           {
-            out: (t) => process.stdout.write(t),
+            out: (t) => {
+              if (!stdoutGone) process.stdout.write(t);
+            },
             err: (t) => process.stderr.write(t),
             tty: Boolean(process.stdout.isTTY),
           },
           controller.signal,
         );
+      } catch (e) {
+        // Stopped because nobody reads any more: that was the way to stop, not a failure.
+        if (controller.signal.reason === STDOUT_CLOSED && e instanceof KilnError && e.code === 'INTERRUPTED') return;
+        throw e;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        for (const s of signals) process.off(s, onSignal);
       }
     });
 }

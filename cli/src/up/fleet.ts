@@ -6,11 +6,9 @@
  * registration with the enroll-scoped key, and the wait until the gateway has it online.
  */
 import { join } from 'node:path';
-import { ports } from '@kiln/flasher';
 import { type RunningBoard, startBoard } from '@kiln/hardware';
-import { UsageError } from '@kiln/protocol';
 import type { ProvisionSummary } from '@kiln/provisioning';
-import { Dut, type DutSpec, type PortSpec, portLabel, type ResetMethod } from '@kiln/test';
+import { Dut, type DutSpec, type PortSpec, type ResetMethod, resolvePort } from '@kiln/test';
 import type { UpDataDir } from './data-dir.ts';
 import type { UpOptions } from './options.ts';
 
@@ -38,25 +36,6 @@ export function membersOf(o: UpOptions): MemberSpec[] {
     reset: { kind: 'auto' } as const,
     baud: 115200,
   }));
-}
-
-/** A usb:serial=… / usb:location=… match resolved to its local path (exactly one must match). */
-async function resolvePort(spec: MemberSpec): Promise<string> {
-  const p = spec.port;
-  if (p.kind === 'path') return p.path;
-  if (p.kind === 'url') return p.url;
-  if (p.kind === 'virtual') throw new Error('unreachable: virtual ports are started, not resolved');
-  const found = (await ports()).filter((l) =>
-    p.by === 'serial' ? l.serialNumber === p.value : l.location === p.value,
-  );
-  if (found.length !== 1) {
-    throw new UsageError(
-      'UP_PORT_NOT_FOUND',
-      `${spec.name}: ${found.length ? 'several ports match' : 'no port matches'} ${portLabel(p)}`,
-      { hint: 'kiln ports lists the serial ports with their serial numbers and locations' },
-    );
-  }
-  return (found[0] as { path: string }).path;
 }
 
 export interface BringUpContext {
@@ -101,6 +80,8 @@ export class Member {
         flash: join(ctx.dirs.boards, `${s.name}.bin`),
         firmware: {
           appBuilds: [ctx.hostBuild],
+          // The simulated network the device is provisioned for; kiln-device gets it in its environment.
+          wifi: [ctx.wifi],
           // Reconnect quickly: after a restart a board first tries the gateway URL of the last run.
           // The first sample comes on the device's own clock, before the gateway's welcome sets it.
           appArgs: ['--backoff-base-ms', '200', '--backoff-cap-ms', '2000', '--telemetry-ms', String(ctx.telemetryMs)],
@@ -144,7 +125,7 @@ export class Member {
     return this.summary;
   }
 
-  /** Closes the port, then stops the board (its kiln-device process with it). Idempotent. */
+  /** Closes the port, then stops the board; resolves once its kiln-device has exited. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.dut?.close().catch(() => {});

@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import { createLogger, type Gateway, resolveConfig, startGateway } from '@kiln/companion';
 import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
 import { GatewayApi, restBaseOf } from '@kiln/provisioning';
-import { waitForChildren } from './children.ts';
 import { createDataDir, lockDataDir, virtualWifi } from './data-dir.ts';
 import { type BringUpContext, Member, membersOf, type Phase } from './fleet.ts';
 import { createRunKeys, operatorKey, type RunKeys } from './keys.ts';
@@ -71,7 +70,6 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
   let ticker: NodeJS.Timeout | undefined;
   let redraw: NodeJS.Timeout | undefined;
   let stopping = false;
-  const savedWifiEnv = process.env.KILN_WIFI;
 
   const rowOf = (m: Member): DeviceRow => ({
     board: m.name,
@@ -115,6 +113,7 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
     clearTimeout(redraw);
     await watch?.close();
     // Boards first: their devices drop off the gateway, instead of retrying a closing one.
+    // Each resolves once its kiln-device process has exited.
     await Promise.all(members.map((m) => m.close()));
     if (gw) {
       try {
@@ -124,11 +123,7 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
       }
       await gw.close().catch(() => {});
     }
-    const left = await waitForChildren(3000);
-    if (left.length) io.err(`kiln up: processes still running after the stop: ${left.join(', ')}\n`);
     await new Promise<void>((r) => gatewayLog.end(r));
-    if (savedWifiEnv === undefined) delete process.env.KILN_WIFI;
-    else process.env.KILN_WIFI = savedWifiEnv;
     unlock();
   };
 
@@ -172,9 +167,6 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
     if (signal.aborted) throw interrupted(signal);
 
     const wifi = networkFor(o, dirs);
-    // The boards' kiln-device processes find the virtual network in their environment,
-    // not on their command line, where any user's `ps` would show the password.
-    process.env.KILN_WIFI = `${wifi.ssid}:${wifi.psk}`;
     watch = await FleetWatch.start(gateway.mqttUrl, keys.read, onNews, (t) => view.info(`kiln up: ${t}`));
 
     const ctx: BringUpContext = {

@@ -6,6 +6,7 @@
 import type { Chip } from '../chips/chip.ts';
 import type { FlashChip } from '../flash/flash-chip.ts';
 import type { AppState } from './firmware-boot.ts';
+import type { StopHow } from './host-app.ts';
 
 export interface BootContext {
   readonly chip: Chip;
@@ -22,10 +23,16 @@ export interface BootContext {
   nvsFile?(partitionOffset: number): string;
 }
 
-/** A running stage: it gets the chip's UART RX and is stopped by the next reset. */
+/**
+ * A running stage: it gets the chip's UART RX and is stopped by the next reset
+ * (`reset`: at once, as EN going low stops a chip) or when the board is closed
+ * (`shutdown`: its process may exit cleanly). A stage with a process returns a
+ * promise that resolves once that process has exited; the board starts no other
+ * stage before it has.
+ */
 export interface RunningStage {
   receive?(data: Buffer): void;
-  stop(): void;
+  stop(how?: StopHow): void | Promise<void>;
 }
 
 export interface BootStage {

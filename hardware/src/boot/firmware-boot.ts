@@ -7,6 +7,7 @@
  * a real one does; blank flash keeps the ROM printing `invalid header` until reset.
  */
 
+import { UsageError } from '@kiln/protocol';
 import type { AppDescription } from '@kiln/protocol/formats/app-image';
 import { formatMac } from '../chips/chip.ts';
 import type { BootContext, BootStage, RunningStage } from './boot-stage.ts';
@@ -14,6 +15,7 @@ import { HostApp, type HostBuild, HostBuilds } from './host-app.ts';
 import { NvsHandover } from './nvs-handover.ts';
 import { romFlashBoot } from './rom-boot.ts';
 import { runSecondStage } from './second-stage.ts';
+import { formatNetworks, type SimulatedNetwork } from './simulated-wifi.ts';
 
 /** What the chip is doing after a flash boot. */
 export type AppState =
@@ -26,7 +28,12 @@ export type AppState =
 export interface FirmwareBootOptions {
   /** Directories of Kiln firmware host builds (each holding kiln-device), or a HostBuilds. */
   appBuilds?: readonly string[] | HostBuilds;
-  /** More arguments for kiln-device (e.g. ['--wifi', 'KilnLab:secret']). */
+  /**
+   * The Wi-Fi networks the host app's simulated radio sees. They reach kiln-device
+   * through its environment, never its command line (simulated-wifi.ts says why).
+   */
+  wifi?: readonly SimulatedNetwork[];
+  /** More arguments for kiln-device (e.g. ['--telemetry-ms', '1000']); `--wifi` is refused: use `wifi`. */
   appArgs?: readonly string[];
   /** Time from a bootloader error to the software reset that boots again. Default 500 ms. */
   rebootDelayMs?: number;
@@ -38,6 +45,17 @@ export function firmwareBootStage(options: FirmwareBootOptions = {}): BootStage 
   const builds = options.appBuilds instanceof HostBuilds ? options.appBuilds : new HostBuilds(options.appBuilds ?? []);
   const rebootDelay = options.rebootDelayMs ?? 500;
   const romRetry = options.romRetryMs ?? 500;
+  if (options.appArgs?.includes('--wifi')) {
+    throw new UsageError(
+      'BOARD_WIFI_ARGV',
+      "the app's networks are not passed as --wifi: every user's ps would show the password",
+      {
+        hint: 'give them as the firmware option wifi: [{ ssid, psk }] (kiln board: --app-wifi-file FILE or KILN_WIFI)',
+      },
+    );
+  }
+  const wifi = options.wifi ?? [];
+  formatNetworks(wifi); // a bad network fails when the board is made, not at its first boot
   return {
     start(ctx: BootContext): RunningStage {
       const rom = romFlashBoot(ctx.chip, ctx.flash);
@@ -72,6 +90,7 @@ export function firmwareBootStage(options: FirmwareBootOptions = {}): BootStage 
         chip: ctx.chip.name,
         mac: formatMac(ctx.chip.mac),
         nvsFile,
+        wifi,
         args: options.appArgs ?? [],
         output: (d) => ctx.write(d),
         exited: (code, signal) => {
@@ -82,13 +101,23 @@ export function firmwareBootStage(options: FirmwareBootOptions = {}): BootStage 
       ctx.report?.({ kind: 'host', partitionOffset: app.partition.offset, description, build, pid: host.pid });
       return {
         receive: (d) => host?.write(d),
-        stop: () => {
-          host?.stop();
-          try {
-            nvs?.writeBack();
-          } catch {
-            // A power cut while writing it back: the partition keeps what was programmed.
+        stop: (how = 'reset') => {
+          const writeBack = () => {
+            try {
+              nvs?.writeBack();
+            } catch {
+              // A power cut while writing it back: the partition keeps what was programmed.
+            }
+          };
+          const exited = host?.stop(how);
+          // A reset: the settings are what the file holds at that instant (kiln-device replaces
+          // it atomically), and the flash has them before the chip runs anything else.
+          // A shutdown: the process has had its chance to finish writing.
+          if (how === 'reset' || !exited) {
+            writeBack();
+            return exited;
           }
+          return exited.then(writeBack);
         },
       };
     },

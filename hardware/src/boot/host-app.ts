@@ -7,12 +7,14 @@
  * NVS is a key-value file beside the board's flash file, one per NVS partition
  * offset (`<flash>.nvs-0x9000.kv`), filled from the NVS partition in flash before
  * the app starts and written back into it when the app stops (nvs-handover.ts).
+ * The simulated Wi-Fi networks go in its environment (simulated-wifi.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AppDescription } from '@kiln/protocol/formats/app-image';
+import { formatNetworks, type SimulatedNetwork, WIFI_ENV } from './simulated-wifi.ts';
 
 export const KILN_PROJECT_NAME = 'kiln_firmware';
 export const HOST_EXECUTABLE = 'kiln-device';
@@ -69,21 +71,64 @@ export interface HostAppOptions {
   mac: string;
   /** The key-value file the device keeps its NVS in. */
   nvsFile: string;
-  /** More arguments for kiln-device (e.g. `--wifi ssid:psk`). */
+  /** The networks its simulated Wi-Fi sees, handed over in its environment (KILN_WIFI). Default none. */
+  wifi?: readonly SimulatedNetwork[];
+  /** More arguments for kiln-device (e.g. `--telemetry-ms 1000`); never a secret: every user's `ps` shows them. */
   args?: readonly string[];
   /** Bytes the app writes to its UART (stdout; stderr too, as ESP_LOG would). */
   output(data: Buffer): void;
   exited?(code: number | null, signal: NodeJS.Signals | null): void;
 }
 
-/** A running kiln-device process. stop() kills it (a reset gives it no time to clean up). */
+/**
+ * How an app stops: `reset` is the chip losing EN or power, so the process is killed
+ * at once (SIGKILL); `shutdown` is the board being closed, so it gets SIGTERM and
+ * `graceMs` to exit before SIGKILL.
+ */
+export type StopHow = 'reset' | 'shutdown';
+
+/** From SIGTERM to SIGKILL when a board is closed. kiln-device exits within ~50 ms of SIGTERM or of its stdin closing. */
+export const SHUTDOWN_GRACE_MS = 2000;
+/** After SIGKILL: a process that still has not exited (stuck in the kernel) is given up on. */
+const KILL_WAIT_MS = 5000;
+
+/** A running kiln-device process. stop() ends it and resolves once it has exited. */
 export class HostApp {
   readonly #child: ChildProcess;
+  /** Resolves when the process has exited, or KILL_WAIT_MS after a SIGKILL it did not exit from. */
+  readonly #ended: Promise<void>;
+  #giveUp: () => void = () => {};
+  #graceTimer: NodeJS.Timeout | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  #terminated = false;
+  #killed = false;
   #done = false;
 
   constructor(options: HostAppOptions) {
     const args = ['--chip', options.chip, '--mac', options.mac, '--nvs', options.nvsFile, ...(options.args ?? [])];
-    this.#child = spawn(options.build.executable, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.build.dir });
+    // The board's settings are the app's only source of networks: none inherited from this process.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env[WIFI_ENV];
+    if (options.wifi?.length) env[WIFI_ENV] = formatNetworks(options.wifi);
+    this.#child = spawn(options.build.executable, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: options.build.dir,
+      env,
+    });
+    const exited = new Promise<void>((resolve) => {
+      this.#child.once('exit', () => resolve());
+      // A spawn that failed (no pid) never exits.
+      this.#child.once('error', () => {
+        if (this.#child.pid === undefined) resolve();
+      });
+    });
+    const givenUp = new Promise<void>((resolve) => {
+      this.#giveUp = resolve;
+    });
+    this.#ended = Promise.race([exited, givenUp]).finally(() => {
+      clearTimeout(this.#graceTimer);
+      clearTimeout(this.#killTimer);
+    });
     this.#child.stdout?.on('data', (d: Buffer) => {
       if (!this.#done) options.output(d);
     });
@@ -108,9 +153,30 @@ export class HostApp {
     if (!this.#done && this.#child.stdin?.writable) this.#child.stdin.write(data);
   }
 
-  stop(): void {
+  /**
+   * Ends the process (see StopHow) and resolves once it has exited; its output is
+   * ignored from here on. Calling it again is harmless; a reset during a shutdown's
+   * grace period kills at once.
+   */
+  stop(how: StopHow = 'reset', graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#done = true;
     this.#child.stdin?.destroy();
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+    const running = this.#child.pid !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+    if (!running) return this.#ended;
+    if (how === 'reset') this.#kill();
+    else if (!this.#terminated && !this.#killed) {
+      this.#terminated = true;
+      this.#child.kill('SIGTERM');
+      this.#graceTimer = setTimeout(() => this.#kill(), graceMs);
+    }
+    return this.#ended;
+  }
+
+  #kill(): void {
+    if (this.#killed) return;
+    this.#killed = true;
+    clearTimeout(this.#graceTimer);
+    this.#child.kill('SIGKILL');
+    this.#killTimer = setTimeout(() => this.#giveUp(), KILL_WAIT_MS);
   }
 }
