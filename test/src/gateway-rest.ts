@@ -4,8 +4,9 @@
  * read a Prometheus metric from /metrics. The API key goes in the Authorization header
  * only; TLS is checked against the bench gateway's CA.
  */
+
+import { gatewayRequest } from '@kiln/companion/client';
 import { ExitCode, KilnError } from '@kiln/protocol';
-import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { PublicJwk } from '@kiln/provisioning';
 
 /** A device as GET /api/v1/devices/:id shows it. */

@@ -10,9 +10,9 @@ import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
-import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { Command } from 'commander';
 import { WebSocket } from 'ws';
+import { gatewayRequest } from '../client/request.ts';
 
 export const DEFAULT_GATEWAY = 'https://127.0.0.1:8443';
 export const STREAM_SUBPROTOCOL = 'kiln.operator.v1';

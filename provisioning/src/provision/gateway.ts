@@ -5,8 +5,8 @@
  * printed; the gateway's TLS is checked against the CA given (or the system's).
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { gatewayRequest } from '@kiln/companion/client';
 import { ExitCode, KilnError } from '@kiln/protocol';
-import { gatewayRequest } from '@kiln/protocol/rest/request';
 import type { PublicJwk } from './rpc.ts';
 
 export interface GatewayDevice {
