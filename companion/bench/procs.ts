@@ -4,9 +4,11 @@
  * to the parent over IPC. Roles: gateway, ws-baseline, aedes-baseline, devices, subscriber,
  * mqtt-pubsub.
  */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createServer as createHttps } from 'node:https';
 import { createServer as createNet, isIP } from 'node:net';
-import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, createSecureContext, connect as tlsConnect } from 'node:tls';
 import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import { Aedes } from 'aedes';
 import { importJWK, type JWK } from 'jose';
@@ -37,9 +39,15 @@ const pct = (xs: number[], p: number) => {
 async function gateway() {
   const gw = await startGateway(resolveConfig(cfg as never), { log: pino({ level: 'error' }) });
   reply({ ready: true, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
+  // With a CPU profile being written (KILN_BENCH_PROF), note when each phase starts and ends
+  // (the bench asks for CPU time there), on the profile's clock, to cut the profile by phase.
+  const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
   on(async (m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
-    if (m.cmd === 'cpu') reply({ cpu: cpuMs() });
+    if (m.cmd === 'cpu') {
+      if (marks) appendFileSync(marks, `${m.label ?? 'cpu'} ${process.hrtime.bigint() / 1000n}\n`);
+      reply({ cpu: cpuMs() });
+    }
     if (m.cmd === 'stop') {
       await gw.close();
       process.exit(0);
@@ -85,6 +93,16 @@ async function devices() {
   // Imported once, as a device holds its key; signing still costs this process ~0.1 ms a token.
   const priv = (await importJWK(cfg.priv as JWK, 'ES256')) as import('node:crypto').webcrypto.CryptoKey;
   const raw = cfg.raw === true;
+  // A boot per generator process: the same devices come back in later fleets (the 1,000 of
+  // the first phase are among the N of the next) with seq starting at 1 again, which in the
+  // old boot would be duplicates (acknowledged, not published) — a third of the N=3,000
+  // phase never reached the subscriber that way.
+  const bootId = randomBytes(8).toString('hex');
+  // What a Kiln device speaks: ESP-IDF's esp-tls/mbedTLS defaults to TLS 1.2 (TLS 1.3 is off
+  // unless CONFIG_MBEDTLS_SSL_PROTO_TLS1_3 is set; firmware/sdkconfig.defaults does not), and it
+  // loads its trust store once. One context for the whole fleet of this process, so the CA is
+  // not parsed again on every connect (the gateway sees the same handshake either way).
+  const secureContext = createSecureContext({ ca: cfg.ca as string, maxVersion: 'TLSv1.2' });
   /** TLS sessions by device (tickets), offered on reconnect when `resume` is on, as esp-tls does. */
   const tlsSessions = new Map<string, Buffer>();
   let resume = false;
@@ -112,14 +130,13 @@ async function devices() {
       : await signDeviceToken(priv, { deviceId: id, audience: new URL(cfg.url as string).origin });
     const session = resume ? tlsSessions.get(id) : undefined;
     const ws = new WebSocket(cfg.url as string, deviceSubprotocols(token), {
-      ca: cfg.ca as string,
       perMessageDeflate: false,
       ...(session ? { session } : {}),
-      // ws' own tlsConnect plus a hook to keep the session ticket the server sends.
+      // ws' own tlsConnect, with the fleet's TLS context, plus a hook to keep the session ticket the server sends.
       createConnection: ((o: ConnectionOptions & { host?: string; path?: string }) => {
         o.path = undefined;
         if (!o.servername && o.servername !== '') o.servername = isIP(o.host ?? '') ? '' : o.host;
-        const sock = tlsConnect(o);
+        const sock = tlsConnect({ ...o, secureContext });
         sock.on('session', (sess: Buffer) => tlsSessions.set(id, sess));
         sock.once('secureConnect', () => {
           if (sock.isSessionReused()) resumed++;
@@ -165,7 +182,7 @@ async function devices() {
           type: 'hello',
           seq: 0,
           deviceId: id,
-          bootId: 'be0c0001',
+          bootId,
           firmware: { name: 'bench', version: '1' },
           chip: 'esp32',
           mac: '00:00:00:00:00:01',
@@ -173,12 +190,17 @@ async function devices() {
       );
     }
   };
+  /** Failed reconnect attempts in a storm (when begun), to tell refusals while the gateway is down from later ones. */
+  const failures: { at: number; reason: string }[] = [];
   const reconnectLoop = async (id: string) => {
     for (let attempt = 0; attempt < 50; attempt++) {
+      const at = Date.now();
       try {
         await connect(id);
         return;
-      } catch {
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        failures.push({ at, reason: code ?? String((e as Error).message ?? e).slice(0, 40) });
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
       }
     }
@@ -227,18 +249,24 @@ async function devices() {
       // ratePerDevice is in samples/s; a message carries `batch` samples (telemetry_batch when > 1).
       const batch = Math.max(1, (m.batch as number | undefined) ?? 1);
       const periodMs = (1000 * batch) / (m.ratePerDevice as number);
-      const end = Date.now() + (m.durationMs as number);
+      const start = Date.now();
+      const end = start + (m.durationMs as number);
       const tickMs = 10;
       let cursor = 0;
-      const perTick = Math.max(1, Math.round((list.length * tickMs) / periodMs));
+      /** Messages per ms offered by this fleet: every device once per period. */
+      const perMs = list.length / periodMs;
       await new Promise<void>((resolve) => {
         const timer = setInterval(() => {
-          if (Date.now() >= end) {
+          const clock = Math.min(Date.now(), end);
+          // What is due by now, not a fixed count per tick: under load timers fire late, and
+          // the devices a process stands for would have sent meanwhile all the same. The last
+          // tick tops up to the phase's whole count.
+          const due = Math.round((clock - start) * perMs) - messages;
+          if (clock >= end) {
             clearInterval(timer);
             resolve();
-            return;
           }
-          for (let k = 0; k < perTick; k++) {
+          for (let k = 0; k < due; k++) {
             const [id, ws] = list[cursor++ % list.length] as [string, WebSocket];
             const seq = seqs.get(id) ?? 1;
             seqs.set(id, seq + batch);
@@ -280,6 +308,7 @@ async function devices() {
       welcomeTimes.length = 0;
       attempts = 0;
       resumed = 0;
+      failures.length = 0;
       reply({ armed: true });
     }
     if (m.cmd === 'await-storm') {
@@ -293,12 +322,15 @@ async function devices() {
         setTimeout(resolve, 60_000);
       });
       const at = welcomeTimes.map((x) => x - t0);
+      const failedAfter: Record<string, number> = {};
+      for (const f of failures) if (f.at >= t0) failedAfter[f.reason] = (failedAfter[f.reason] ?? 0) + 1;
       reply({
         storm: {
           welcomed,
           ms: Date.now() - t0,
           attempts,
           resumed,
+          failedAfter,
           cpuMs: cpuMs() - cpu0,
           p50: pct(at, 50),
           p90: pct(at, 90),

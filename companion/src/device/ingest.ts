@@ -11,13 +11,10 @@ import type { Bridge } from '../mqtt/bridge.ts';
 import type { SampleRow, Store } from '../store/index.ts';
 import type { Session } from './session.ts';
 
-interface Pending {
-  session: Session;
-  row: SampleRow;
-}
-
 export class Ingest {
-  #pending: Pending[] = [];
+  /** Samples waiting for the next commit, and the session each came from (same index). */
+  #rows: SampleRow[] = [];
+  #owners: Session[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly maxQueued: number;
 
@@ -32,24 +29,22 @@ export class Ingest {
   }
 
   get queued(): number {
-    return this.#pending.length;
+    return this.#rows.length;
   }
 
   /** False when the ingest queue is full; the caller closes the session with 1013. */
   enqueue(session: Session, samples: readonly TelemetrySample[]): boolean {
-    if (this.#pending.length + samples.length > this.maxQueued) {
+    if (this.#rows.length + samples.length > this.maxQueued) {
       this.metrics.queueDrops.inc({ queue: 'ingest' });
       session.close(CloseCode.TRY_AGAIN_LATER, 'gateway overloaded');
       return false;
     }
     const bootId = session.bootId as string;
     for (const s of samples) {
-      this.#pending.push({
-        session,
-        row: { deviceId: session.deviceId, bootId, seq: s.seq, ts: s.ts, metrics: s.metrics },
-      });
+      this.#rows.push({ deviceId: session.deviceId, bootId, seq: s.seq, ts: s.ts, metrics: s.metrics });
+      this.#owners.push(session);
     }
-    if (this.#pending.length >= this.opts.maxBatchRows) this.flush();
+    if (this.#rows.length >= this.opts.maxBatchRows) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.opts.flushMs);
     return true;
   }
@@ -57,43 +52,45 @@ export class Ingest {
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
+    const rows = this.#rows;
+    const owners = this.#owners;
+    if (rows.length === 0) return;
+    this.#rows = [];
+    this.#owners = [];
     const stop = this.metrics.dbWrite.startTimer();
     let fresh: boolean[];
     try {
-      fresh = this.store.telemetry.insertMany(batch.map((p) => p.row));
+      fresh = this.store.telemetry.insertMany(rows);
     } catch (e) {
       // Nothing is acknowledged, so the devices resend; the sessions end so they do so soon.
-      this.log.error({ err: e, rows: batch.length }, 'telemetry commit failed');
-      for (const s of new Set(batch.map((p) => p.session))) s.close(CloseCode.INTERNAL_ERROR, 'storage failure');
+      this.log.error({ err: e, rows: rows.length }, 'telemetry commit failed');
+      for (const s of new Set(owners)) s.close(CloseCode.INTERNAL_ERROR, 'storage failure');
       return;
     } finally {
       stop();
     }
     const bySession = new Map<Session, number[]>();
     let stored = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i] as Pending;
-      let seqs = bySession.get(p.session);
-      if (!seqs) {
-        seqs = [];
-        bySession.set(p.session, seqs);
-      }
-      seqs.push(p.row.seq);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as SampleRow;
+      const session = owners[i] as Session;
+      const seqs = bySession.get(session);
+      if (seqs) seqs.push(row.seq);
+      else bySession.set(session, [row.seq]);
       if (fresh[i]) {
         stored++;
-        this.bridge.publishTelemetry(p.row);
+        this.bridge.publishTelemetry(row);
       }
     }
     this.metrics.samplesStored.inc(stored);
-    if (batch.length > stored) this.metrics.samplesDuplicate.inc(batch.length - stored);
+    if (rows.length > stored) this.metrics.samplesDuplicate.inc(rows.length - stored);
+    const most = LIMITS.acksPerMessage;
     for (const [session, seqs] of bySession) {
       // Duplicates are acknowledged too: they are stored, and the device must stop resending.
-      for (let i = 0; i < seqs.length && !session.closed; i += LIMITS.acksPerMessage) {
-        session.send({ type: 'ack', acked: seqs.slice(i, i + LIMITS.acksPerMessage) });
-      }
+      if (seqs.length <= most) session.send({ type: 'ack', acked: seqs });
+      else
+        for (let i = 0; i < seqs.length && !session.closed; i += most)
+          session.send({ type: 'ack', acked: seqs.slice(i, i + most) });
     }
   }
 

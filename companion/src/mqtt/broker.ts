@@ -6,7 +6,7 @@
  *   admin   — the same (device-side topics are the gateway's alone).
  * Telemetry, status and results are published only by the gateway itself (client null).
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { parseTopic } from '@kiln/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../log.ts';
@@ -21,6 +21,42 @@ export interface EmbeddedBroker {
 }
 
 const scopes = new WeakMap<Client, Scope>();
+
+/**
+ * One write per event-loop turn to an MQTT client instead of one per packet: aedes writes
+ * each delivery from its own setImmediate, so a subscriber of 20,000 telemetry messages/s
+ * cost 20,000 writev calls a second on each side (~2.5 µs a message here, ~1 µs in the
+ * subscriber). The socket stays corked until the turn ends, 64 KiB are waiting or it is
+ * destroyed; what aedes sees (write's return value, 'drain') is unchanged.
+ */
+function coalesceWrites(socket: Socket, maxBytes = 64 * 1024): void {
+  let corked = false;
+  const release = () => {
+    if (!corked) return;
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: unknown[]) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      // Not setImmediate: deliveries are written from immediates, and one queued from there
+      // runs only after the next poll phase; a 0 ms timer runs as soon as this turn ends.
+      setTimeout(release, 0);
+    }
+    const ok = (write as (...a: unknown[]) => boolean).apply(this, args);
+    if (socket.writableLength >= maxBytes) release();
+    return ok;
+  } as typeof socket.write;
+  // aedes destroys the socket right after writing a refusal (CONNACK with an error code);
+  // what is still corked must go out first, as it would have without this.
+  const destroy = socket.destroy;
+  socket.destroy = function (this: Socket, ...args: unknown[]) {
+    release();
+    return (destroy as (...a: unknown[]) => Socket).apply(this, args);
+  } as typeof socket.destroy;
+}
 
 function authError(message: string, returnCode: 4 | 5): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -69,7 +105,13 @@ export async function startEmbeddedBroker(opts: {
   let server: Server | undefined;
   let port: number | undefined;
   if (opts.listen) {
-    server = createServer(broker.handle);
+    server = createServer((socket) => {
+      coalesceWrites(socket);
+      // Writes are batched per turn above; Nagle on top held each batch back until the
+      // subscriber's ACK (p50 12 ms, p99 24 ms instead of 1 and 4 ms at 20,000 messages/s).
+      socket.setNoDelay(true);
+      broker.handle(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       server?.once('error', reject);
       server?.listen(opts.listen?.port, opts.listen?.host, () => resolve());

@@ -11,24 +11,30 @@ import type { Session } from '../session.ts';
 export const SEQ_WINDOW = 4096;
 
 function admitSamples(ctx: HubContext, session: Session, samples: readonly TelemetrySample[]): void {
-  const fresh: TelemetrySample[] = [];
-  const stale: number[] = [];
-  for (const s of samples) {
-    if (s.seq + SEQ_WINDOW < session.highestSeq) stale.push(s.seq);
-    else {
-      fresh.push(s);
+  // Copied only once a stale sample turns up (rare): this runs for every sample received.
+  let fresh: TelemetrySample[] | undefined;
+  let stale: number[] | undefined;
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as TelemetrySample;
+    if (s.seq + SEQ_WINDOW < session.highestSeq) {
+      fresh ??= samples.slice(0, i);
+      stale ??= [];
+      stale.push(s.seq);
+    } else {
+      fresh?.push(s);
       if (s.seq > session.highestSeq) session.highestSeq = s.seq;
     }
   }
-  if (stale.length > 0) {
+  if (stale) {
     ctx.metrics.queueDrops.inc({ queue: 'seq-window' }, stale.length);
     session.send({ type: 'ack', acked: stale.slice(0, 256) });
   }
-  if (fresh.length > 0) ctx.ingest.enqueue(session, fresh);
+  const admitted = fresh ?? samples;
+  if (admitted.length > 0) ctx.ingest.enqueue(session, admitted);
 }
 
 export function handleTelemetry(ctx: HubContext, session: Session, msg: Telemetry): void {
-  admitSamples(ctx, session, [{ seq: msg.seq, ts: msg.ts, metrics: msg.metrics }]);
+  admitSamples(ctx, session, [msg]);
 }
 
 export function handleTelemetryBatch(ctx: HubContext, session: Session, msg: TelemetryBatch): void {
