@@ -301,6 +301,22 @@ describe('audit: DSN redaction', () => {
     expect(all).not.toContain(token.split('.')[2] as string);
     expect(all).not.toContain('hunter2');
   });
+
+  it('does not log a token that was put in the URL of a refused handshake', async () => {
+    const k = await registerDevice(logged, 'au-log-url');
+    const token = await signDeviceToken(k.priv, { deviceId: 'au-log-url', audience: logged.audiences[0] as string });
+    const from = logLines.length;
+    const r = await refusedHandshake(
+      `${logged.deviceUrl}?token=${token}`,
+      ['kiln.v1'],
+      readFileSync(logged.caPath as string),
+    );
+    expect(r).toMatchObject({ status: 400, code: 'TOKEN_IN_URL' });
+    const lines = logLines.slice(from).join('');
+    expect(lines).toContain('device handshake refused');
+    expect(lines).toContain('"url":"/v1/device"');
+    expect(lines).not.toContain(token.split('.')[2] as string);
+  });
 });
 
 describe('audit: constant-time comparisons', () => {

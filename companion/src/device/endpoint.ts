@@ -8,27 +8,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEVICE_PATH, parseOfferedSubprotocols, SUBPROTOCOL } from '@kiln/protocol';
 import { WebSocketServer } from 'ws';
-import { redactHeaders } from '../log.ts';
 import { FixedWindowLimiter } from '../util/rate-limit.ts';
+import { answerRefusal, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
 import type { DeviceAuthenticator } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { dispatch } from './handlers/index.ts';
 import { Session } from './session.ts';
-
-interface Refusal {
-  status: number;
-  reason: string;
-  retryAfterSec?: number;
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
 
 export class DeviceEndpoint {
   readonly wss: WebSocketServer;
@@ -64,7 +49,7 @@ export class DeviceEndpoint {
       });
   }
 
-  async #authorize(req: IncomingMessage): Promise<Refusal | { deviceId: string }> {
+  async #authorize(req: IncomingMessage): Promise<UpgradeRefusal | { deviceId: string }> {
     const { limits, wsAllowedOrigins } = this.ctx.config;
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== DEVICE_PATH) return { status: 404, reason: 'NOT_FOUND' };
@@ -97,28 +82,22 @@ export class DeviceEndpoint {
     }
   }
 
-  #failed(ip: string, r: Refusal): Refusal {
+  #failed(ip: string, r: UpgradeRefusal): UpgradeRefusal {
     this.authFailures.hit(ip);
     return r;
   }
 
-  #refuse(req: IncomingMessage, socket: Duplex, r: Refusal): void {
+  #refuse(req: IncomingMessage, socket: Duplex, r: UpgradeRefusal): void {
     this.ctx.metrics.authFailures.inc({ reason: r.reason });
     this.ctx.log.info(
       {
-        req: { method: req.method, url: req.url, headers: redactHeaders(req.headers) },
+        req,
         status: r.status,
         reason: r.reason,
       },
       'device handshake refused',
     );
-    if (socket.destroyed) return;
-    const body = JSON.stringify({ code: r.reason });
-    socket.end(
-      `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `${r.retryAfterSec ? `Retry-After: ${r.retryAfterSec}\r\n` : ''}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), 1000).unref();
+    answerRefusal(socket, r);
   }
 
   #open(ws: import('ws').WebSocket, deviceId: string, remote: string): void {

@@ -11,8 +11,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.ts';
-import { redactHeaders } from '../log.ts';
 import type { FixedWindowLimiter } from '../util/rate-limit.ts';
+import { answerRefusal, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
 import type { Ended, OperatorAuth, Principal } from './auth.ts';
 import type { OperatorEvent, OperatorFeed } from './feed.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -30,20 +30,6 @@ export interface StreamLimits {
   streamSendQueueBytes: number;
   pingSec: number;
 }
-
-interface Refusal {
-  status: number;
-  reason: string;
-  retryAfterSec?: number;
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
 
 /** Whether an upgrade request is for the operator stream (the rest go to the device endpoint). */
 export function isStreamUpgrade(req: IncomingMessage): boolean {
@@ -101,7 +87,7 @@ export class OperatorStream {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    let r: Refusal | { principal: Principal };
+    let r: UpgradeRefusal | { principal: Principal };
     try {
       r = this.#authorize(req);
     } catch (err) {
@@ -117,7 +103,7 @@ export class OperatorStream {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, principal));
   }
 
-  #authorize(req: IncomingMessage): Refusal | { principal: Principal } {
+  #authorize(req: IncomingMessage): UpgradeRefusal | { principal: Principal } {
     const { auth, limits, authFailures } = this.deps;
     if ((req.url ?? '') !== STREAM_PATH) return { status: 400, reason: 'TOKEN_IN_URL' };
     const ip = req.socket.remoteAddress ?? 'unknown';
@@ -144,19 +130,10 @@ export class OperatorStream {
     return { principal: p };
   }
 
-  #refuse(req: IncomingMessage, socket: Duplex, r: Refusal): void {
+  #refuse(req: IncomingMessage, socket: Duplex, r: UpgradeRefusal): void {
     this.deps.metrics.streamRefused.inc({ reason: r.reason });
-    this.deps.log.info(
-      { req: { method: req.method, url: req.url?.split('?')[0], headers: redactHeaders(req.headers) }, ...r },
-      'operator stream handshake refused',
-    );
-    if (socket.destroyed) return;
-    const body = JSON.stringify({ code: r.reason });
-    socket.end(
-      `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `${r.retryAfterSec ? `Retry-After: ${r.retryAfterSec}\r\n` : ''}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), 1000).unref();
+    this.deps.log.info({ req, ...r }, 'operator stream handshake refused');
+    answerRefusal(socket, r);
   }
 
   #count(principalId: string, delta: number): void {
