@@ -17,7 +17,6 @@
  *
  * Targets (issue 9): first load ≤ 1 s; ≥ 10 chart updates/s without blocking the page.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { Store } from '../src/store/index.ts';
 import { tempDir } from '../test/helpers.ts';
+import { forkRole, roles, stopRoles } from './roles.ts';
 
 const N = Number(process.env.KILN_BENCH_DEVICES ?? 1000);
 const RUNS = Number(process.env.KILN_BENCH_RUNS ?? 7);
@@ -35,38 +35,6 @@ const PHASE_MS = Number(process.env.KILN_BENCH_PHASE_MS ?? 10_000);
 const LIVE_ID = 'dash-live';
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const children: ChildProcess[] = [];
-
-type Reply = Record<string, unknown>;
-
-function spawn(file: string, role: string, cfg: object) {
-  const proc = fork(file, [role], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, KILN_BENCH: JSON.stringify(cfg) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(proc);
-  const waiters: { key: string; resolve: (r: Reply) => void }[] = [];
-  proc.on('message', (m: Reply) => {
-    if (m.error) console.error(`[${role}]`, m.error);
-    const i = waiters.findIndex((w) => w.key in m);
-    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(m);
-  });
-  const wait = (key: string) => new Promise<Reply>((resolve) => waiters.push({ key, resolve }));
-  const ready = wait('ready');
-  return {
-    proc,
-    ready,
-    ask: (cmd: object, key: string) => {
-      const p = wait(key);
-      proc.send(cmd);
-      return p;
-    },
-  };
-}
-const stopAll = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-};
 
 /** Role `chart-device`: one device over WSS that streams telemetry at a given rate when told. */
 async function chartDevice() {
@@ -250,7 +218,7 @@ async function main() {
   const adminKey = store.apiKeys.create('bench', 'admin').key;
   store.close();
 
-  const gw = spawn(PROCS, 'gateway', {
+  const gw = forkRole(PROCS, 'gateway', {
     dataDir: gwDir,
     listen: { host: '127.0.0.1', port: 0 },
     mqtt: { listen: { host: '127.0.0.1', port: 0 }, qos: 0 },
@@ -269,12 +237,12 @@ async function main() {
   console.log(`[fleet] connecting ${N} devices over WSS`);
   const half = Math.ceil(N / 2);
   const gens = [ids.slice(0, half), ids.slice(half)].map((part) =>
-    spawn(PROCS, 'devices', { url: deviceUrl, ca, ids: part, priv }),
+    forkRole(PROCS, 'devices', { url: deviceUrl, ca, ids: part, priv }),
   );
   await Promise.all(gens.map((g) => g.ready));
   const conns = await Promise.all(gens.map((g) => g.ask({ cmd: 'connect', concurrency: 64 }, 'connect')));
   const connected = conns.reduce((a, r) => a + (r.connect as { connected: number }).connected, 0);
-  const live = spawn(SELF, 'chart-device', { url: deviceUrl, ca, id: LIVE_ID, priv });
+  const live = forkRole(SELF, 'chart-device', { url: deviceUrl, ca, id: LIVE_ID, priv });
   await live.ready;
   // Every device has reported once, so the table's RSSI column is filled.
   await Promise.all(gens.map((g) => g.ask({ cmd: 'telemetry', ratePerDevice: 1, durationMs: 1000 }, 'telemetry')));
@@ -452,7 +420,7 @@ async function main() {
     live.proc.send({ cmd: 'stop' });
     for (const g of gens) g.proc.send({ cmd: 'stop' });
     gw.proc.send({ cmd: 'stop' });
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(roles.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
     work.remove();
   }
 }
@@ -460,14 +428,14 @@ async function main() {
 if (process.argv[2] === 'chart-device') {
   await chartDevice();
 } else {
-  process.on('exit', stopAll);
+  process.on('exit', stopRoles);
   process.on('SIGINT', () => {
-    stopAll();
+    stopRoles();
     process.exit(130);
   });
   await main().catch((e) => {
     console.error(e);
-    stopAll();
+    stopRoles();
     process.exit(1);
   });
 }

@@ -24,7 +24,6 @@
  * KILN_BENCH_PROF=DIR writes a V8 CPU profile of each gateway process to DIR, with the phase
  * boundaries in DIR/marks-<pid>.txt (on the profile's clock).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +33,7 @@ import { Store } from '../src/store/index.ts';
 import { ensureDevTls } from '../src/tls.ts';
 import { tempDir } from '../test/helpers.ts';
 import { startMosquitto } from '../test/mosquitto.ts';
+import { forkRole, type Reply, type Role, stopRoles } from './roles.ts';
 
 const N = Number(process.env.KILN_BENCH_DEVICES ?? 10_000);
 const SMALL = Math.min(1000, N);
@@ -43,47 +43,14 @@ const TARGET_RATE = 20_000;
 const BATCH = Number(process.env.KILN_BENCH_BATCH ?? 10);
 const BATCH_RATE = 24_000;
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
-const children: ChildProcess[] = [];
-
-type Reply = Record<string, unknown>;
-function spawnRole(
-  role: string,
-  cfg: object,
-): { proc: ChildProcess; ask: (cmd: object, key: string) => Promise<Reply>; ready: Promise<Reply> } {
-  const execArgv = ['--import', 'tsx'];
-  // KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit).
-  if (process.env.KILN_BENCH_PROF && role === 'gateway')
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.KILN_BENCH_PROF}`);
-  const proc = fork(PROCS, [role], {
-    execArgv,
-    env: { ...process.env, KILN_BENCH: JSON.stringify(cfg) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(proc);
-  const waiters: { key: string; resolve: (r: Reply) => void }[] = [];
-  proc.on('message', (m: Reply) => {
-    if (m.error) console.error(`[${role}]`, m.error);
-    const i = waiters.findIndex((w) => w.key in m);
-    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(m);
-  });
-  const wait = (key: string) => new Promise<Reply>((resolve) => waiters.push({ key, resolve }));
-  const ready = wait('ready');
-  return {
-    proc,
-    ready,
-    ask: (cmd, key) => {
-      const p = wait(key);
-      proc.send(cmd);
-      return p;
-    },
-  };
+/** KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit). */
+function spawnRole(role: string, cfg: object): Role {
+  const prof = process.env.KILN_BENCH_PROF && role === 'gateway';
+  return forkRole(PROCS, role, cfg, prof ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KILN_BENCH_PROF}`] : []);
 }
-const stopAll = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-};
-process.on('exit', stopAll);
+process.on('exit', stopRoles);
 process.on('SIGINT', () => {
-  stopAll();
+  stopRoles();
   process.exit(130);
 });
 
@@ -279,7 +246,7 @@ async function main() {
         mqtt: { ...gwCfg.mqtt, listen: { host: '127.0.0.1', port: mqttPort } },
       });
       gwReady = await gw.ready;
-      const since = Date.now();
+      const since = gwReady.listeningAt as number;
       const rs = await Promise.all(big.gens.map((g) => g.ask({ cmd: 'await-storm', since }, 'storm')));
       const gwCpuMs = await gwCpu(`storm-${kind}-end`);
       const st = rs.map((r) => r.storm as Omit<Storm, 'gwCpuMs' | 'genCpuMs'> & { cpuMs: number });
@@ -421,11 +388,11 @@ async function main() {
     '\nBaselines: raw ws = TLS WebSocket server acking each message (no auth, no storage); aedes/mosquitto = 1 pub -> 1 sub, QoS 1, 100 B, 50,000 msgs.',
   );
   work.remove();
-  stopAll();
+  stopRoles();
 }
 
 await main().catch((e) => {
   console.error(e);
-  stopAll();
+  stopRoles();
   process.exit(1);
 });

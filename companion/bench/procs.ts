@@ -38,7 +38,11 @@ const pct = (xs: number[], p: number) => {
 
 async function gateway() {
   const gw = await startGateway(resolveConfig(cfg as never), { log: pino({ level: 'error' }) });
-  reply({ ready: true, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
+  // `listeningAt`: the storm is timed from here, on this process's clock (the same wall clock as
+  // the generators'), not from when the bench receives this message, which can be seconds later
+  // when the event loop is already busy with the fleet's handshakes.
+  const listeningAt = Date.now();
+  reply({ ready: true, listeningAt, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
   // With a CPU profile being written (KILN_BENCH_PROF), note when each phase starts and ends
   // (the bench asks for CPU time there), on the profile's clock, to cut the profile by phase.
   const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
@@ -117,7 +121,8 @@ async function devices() {
   let sent = 0;
   let welcomed = 0;
   let onWelcome: (() => void) | undefined;
-  const welcomeTimes: number[] = [];
+  /** When each device was last welcomed: a storm counts only welcomes by the new gateway. */
+  const welcomeTimes = new Map<string, number>();
   let reconnecting = false;
   const seqs = new Map<string, number>();
 
@@ -155,7 +160,7 @@ async function devices() {
       const m = JSON.parse(String(d)) as { type: string; acked?: number[] };
       if (m.type === 'welcome') {
         welcomed++;
-        welcomeTimes.push(Date.now());
+        welcomeTimes.set(id, Date.now());
         onWelcome?.();
       } else if (m.type === 'ack') {
         const t = now();
@@ -305,7 +310,7 @@ async function devices() {
       for (const id of ids)
         presigned.set(id, await signDeviceToken(priv, { deviceId: id, audience: new URL(cfg.url as string).origin }));
       welcomed = 0;
-      welcomeTimes.length = 0;
+      welcomeTimes.clear();
       attempts = 0;
       resumed = 0;
       failures.length = 0;
@@ -314,20 +319,27 @@ async function devices() {
     if (m.cmd === 'await-storm') {
       const t0 = m.since as number;
       const cpu0 = cpuMs();
+      // Done when every device has been welcomed since the new gateway listened: a device the
+      // old one welcomed while it was shutting down (and then cut) does not count.
+      const since = () => [...welcomeTimes.values()].filter((x) => x >= t0);
+      let count = 0;
       await new Promise<void>((resolve) => {
         onWelcome = () => {
-          if (welcomed >= ids.length) resolve();
+          // Cheap until the total says all may be in; then the exact count.
+          if (welcomeTimes.size >= ids.length && (count = since().length) >= ids.length) resolve();
         };
         onWelcome();
         setTimeout(resolve, 60_000);
       });
-      const at = welcomeTimes.map((x) => x - t0);
+      const at = since().map((x) => x - t0);
+      count = at.length;
       const failedAfter: Record<string, number> = {};
       for (const f of failures) if (f.at >= t0) failedAfter[f.reason] = (failedAfter[f.reason] ?? 0) + 1;
       reply({
         storm: {
-          welcomed,
-          ms: Date.now() - t0,
+          welcomed: count,
+          // To the last welcome, when all came (the command may arrive after they did).
+          ms: (count >= ids.length ? at.reduce((a, b) => Math.max(a, b), 0) + t0 : Date.now()) - t0,
           attempts,
           resumed,
           failedAfter,

@@ -253,6 +253,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       log,
       close() {
         closing ??= (async () => {
+          // Stop accepting first: a device this instance tells to go away must not be welcomed
+          // again by it while it shuts down (it would be cut a moment later). The cleanup below
+          // still waits for the server's connections.
+          server.close();
           ingest.flush();
           sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutdown');
           // Let the close frames (1001) go out before the sockets are cut.
