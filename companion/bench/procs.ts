@@ -322,17 +322,16 @@ async function devices() {
       // Done when every device has been welcomed since the new gateway listened: a device the
       // old one welcomed while it was shutting down (and then cut) does not count.
       const since = () => [...welcomeTimes.values()].filter((x) => x >= t0);
-      let count = 0;
       await new Promise<void>((resolve) => {
         onWelcome = () => {
           // Cheap until the total says all may be in; then the exact count.
-          if (welcomeTimes.size >= ids.length && (count = since().length) >= ids.length) resolve();
+          if (welcomeTimes.size >= ids.length && since().length >= ids.length) resolve();
         };
         onWelcome();
         setTimeout(resolve, 60_000);
       });
       const at = since().map((x) => x - t0);
-      count = at.length;
+      const count = at.length;
       const failedAfter: Record<string, number> = {};
       for (const f of failures) if (f.at >= t0) failedAfter[f.reason] = (failedAfter[f.reason] ?? 0) + 1;
       reply({
