@@ -1,46 +1,15 @@
-/**
- * `kiln devices config ID --telemetry-sec N [--heartbeat-sec N]` spawned for real
- * (cli/bin/kiln.js) against a running gateway with real TLS and a live kiln.v1 device client.
- */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { kilnAgainst } from './operator-helpers.ts';
 
-const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
 let t: Awaited<ReturnType<typeof startTestGateway>>;
 let operator: string;
 let reader: string;
 let device: TestDevice;
 const home = tempDir('kiln-cli-config-');
 
-/** Runs kiln as a child process (async: the gateway it talks to lives in this process). */
-function kiln(args: string[], key = operator): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: home.dir,
-    KILN_GATEWAY: t.gw.baseUrl,
-    KILN_API_KEY: key,
-    KILN_CA: t.gw.caPath,
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
+/** Runs kiln against the test gateway with an operator key (or `key`). */
+const kiln = (args: string[], key = operator) => kilnAgainst(t.gw, home.dir, key, args);
 
 beforeAll(async () => {
   t = await startTestGateway({ limits: { restRequestsPerMinPerRoute: 10_000, authFailuresPerMinPerIp: 10_000 } });

@@ -1,64 +1,20 @@
-/**
- * `kiln devices …` and `kiln telemetry …` spawned for real (cli/bin/kiln.js) against a running
- * gateway with real TLS: tables and --json, confirmation, the stream for tail, and the error
- * paths an operator meets (no key, refused key, unreachable gateway, untrusted CA, no device).
- */
-import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { kilnAgainst } from './operator-helpers.ts';
 
-const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
 let t: Awaited<ReturnType<typeof startTestGateway>>;
 let admin: string;
 let reader: string;
 const home = tempDir('kiln-cli-home-');
 const live: TestDevice[] = [];
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
-/** Runs kiln as a child (never spawnSync: the gateway serving it lives in this process). */
-function kiln(
-  args: string[],
-  opts: { env?: Record<string, string | undefined>; onStart?: (child: ReturnType<typeof spawn>) => void } = {},
-): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: home.dir,
-    KILN_GATEWAY: t.gw.baseUrl,
-    KILN_API_KEY: admin,
-    KILN_CA: t.gw.caPath,
-    ...opts.env,
-  };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out, err });
-    });
-    opts.onStart?.(child);
-  });
-}
+/** Runs kiln against the test gateway, as the admin unless `env` says otherwise. */
+const kiln = (args: string[], opts: Parameters<typeof kilnAgainst>[4] = {}) =>
+  kilnAgainst(t.gw, home.dir, admin, args, opts);
 
 beforeAll(async () => {
   t = await startTestGateway({ limits: { restRequestsPerMinPerRoute: 10_000, authFailuresPerMinPerIp: 10_000 } });

@@ -1,4 +1,6 @@
 /** Test helpers for the operator side: sign-in over real HTTPS, and a real operator stream client. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import type { Gateway } from '../src/gateway.ts';
 import { api, refusedHandshake, WebSocketInbox } from './helpers.ts';
@@ -83,4 +85,55 @@ export async function refusedStream(
     opts.origin,
   );
   return { status, code };
+}
+
+const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
+
+export interface KilnRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * `kiln ARGS` as a child against a test gateway, never spawnSync (the gateway serving it
+ * lives in this process). Its environment is built from nothing but PATH, a throwaway HOME
+ * and the gateway's URL, key and CA, so a KILN_* variable of whoever runs the tests cannot
+ * leak in; `env` adds or (undefined) removes variables.
+ */
+export function kilnAgainst(
+  gw: Pick<Gateway, 'baseUrl' | 'caPath'>,
+  home: string,
+  apiKey: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; onStart?: (child: ReturnType<typeof spawn>) => void } = {},
+): Promise<KilnRun> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    KILN_GATEWAY: gw.baseUrl,
+    KILN_API_KEY: apiKey,
+    KILN_CA: gw.caPath,
+    ...opts.env,
+  };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KILN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err });
+    });
+    opts.onStart?.(child);
+  });
 }
