@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer as createHttps } from 'node:https';
 import { createServer as createNet, isIP } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type ConnectionOptions, createSecureContext, connect as tlsConnect } from 'node:tls';
 import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import { Aedes } from 'aedes';
@@ -48,6 +49,7 @@ async function gateway() {
   const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
   on(async (m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
+    if (m.cmd === 'metrics') reply({ metrics: await gw.metrics.registry.metrics() });
     if (m.cmd === 'cpu') {
       if (marks) appendFileSync(marks, `${m.label ?? 'cpu'} ${process.hrtime.bigint() / 1000n}\n`);
       reply({ cpu: cpuMs() });
@@ -249,6 +251,8 @@ async function devices() {
       sent = 0;
       let messages = 0;
       const cpu0 = cpuMs();
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
       const list = [...conns.entries()];
       if (list.length === 0) return void reply({ telemetry: { sent: 0, acked: 0, p50: Number.NaN, p99: Number.NaN } });
       // ratePerDevice is in samples/s; a message carries `batch` samples (telemetry_batch when > 1).
@@ -299,9 +303,20 @@ async function devices() {
         }, tickMs);
       });
       await waitFor(() => acked >= sent, 5000);
+      loop.disable();
       pending.clear();
       reply({
-        telemetry: { sent, messages, acked, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuMs: cpuMs() - cpu0 },
+        telemetry: {
+          sent,
+          messages,
+          acked,
+          p50: pct(latencies, 50),
+          p99: pct(latencies, 99),
+          cpuMs: cpuMs() - cpu0,
+          // How late this process's own event loop ran: the floor under the latencies it measures.
+          loopP99: loop.percentile(99) / 1e6,
+          loopMax: loop.max / 1e6,
+        },
       });
     }
     if (m.cmd === 'expect-storm') {

@@ -41,7 +41,11 @@ export class ConfigError extends KilnError {
 
 /** The database is damaged or unusable. */
 export class StoreError extends KilnError {
-  constructor(code: 'STORE_CORRUPT' | 'STORE_MIGRATION' | 'STORE_BACKUP', message: string, hint?: string) {
+  constructor(
+    code: 'STORE_CORRUPT' | 'STORE_MIGRATION' | 'STORE_BACKUP' | 'STORE_WRITE',
+    message: string,
+    hint?: string,
+  ) {
     super(code, message, { exitCode: ExitCode.SERVER, ...(hint === undefined ? {} : { hint }) });
   }
 }

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { CloseCode, DEVICE_PATH } from '@kiln/protocol';
 import type { GatewayConfig } from './config.ts';
 import { DeviceAuthenticator } from './device/auth.ts';
@@ -28,8 +29,9 @@ import { OperatorSessions } from './operator/sessions.ts';
 import { isStreamUpgrade, OperatorStream } from './operator/stream.ts';
 import { createRestApp } from './rest/app.ts';
 import { loadMasterKey, SecretBox } from './secrets.ts';
-import { Store } from './store/index.ts';
+import { DB_FILE, Store } from './store/index.ts';
 import { runRetention } from './store/retention.ts';
+import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -94,7 +96,12 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     const bridge = new Bridge(bus, metrics, log, { qos: config.mqtt.qos, instanceId: config.instanceId });
     const sessions = new SessionRegistry(metrics, config.limits.pingSec);
     cleanups.push(() => sessions.stop());
-    const ingest = new Ingest(store, bridge, metrics, log, config.ingest);
+    const writer = await TelemetryWriter.start(join(config.dataDir, DB_FILE));
+    cleanups.push(() => writer.close());
+    // The writer's thread checkpoints the WAL; here a commit would otherwise copy thousands
+    // of pages into the database file on the event loop now and then.
+    store.db.pragma('wal_autocheckpoint = 0');
+    const ingest = new Ingest(writer, bridge, metrics, log, config.ingest);
     cleanups.push(() => ingest.close());
     const commands = new CommandService(store, bridge, sessions, log, {
       defaultTimeoutMs: config.commands.defaultTimeoutMs,
@@ -257,7 +264,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           // again by it while it shuts down (it would be cut a moment later). The cleanup below
           // still waits for the server's connections.
           server.close();
-          ingest.flush();
+          // What devices sent before this is acknowledged before they are told to go away.
+          await ingest.drain();
           sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutdown');
           // Let the close frames (1001) go out before the sockets are cut.
           for (let waited = 0; sessions.size > 0 && waited < 1000; waited += 20)

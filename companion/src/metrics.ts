@@ -4,6 +4,19 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** A counter's child for one label value, looked up once: `inc({type})` hashes the labels on every call. */
+function perLabel(counter: Counter<string>, label: string): (value: string) => void {
+  const children = new Map<string, { inc(): void }>();
+  return (value) => {
+    let child = children.get(value);
+    if (!child) {
+      child = counter.labels({ [label]: value });
+      children.set(value, child);
+    }
+    child.inc();
+  };
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly connections = new Gauge({
@@ -29,6 +42,9 @@ export class GatewayMetrics {
     labelNames: ['type'],
     registers: [this.registry],
   });
+  /** Counts one message in (or out) by type; the types are the protocol's, a bounded set. */
+  readonly messageIn = perLabel(this.messagesIn, 'type');
+  readonly messageOut = perLabel(this.messagesOut, 'type');
   readonly queueDrops = new Counter({
     name: 'kiln_queue_drops_total',
     help: 'Messages dropped or sessions closed because a bounded queue was full, by queue',

@@ -122,7 +122,10 @@ describe('devices list: the operator columns from real sessions', () => {
         d.send({ type: 'telemetry', ts: now, metrics: { temp: 21, wifi_rssi: -58 } });
         d.send({ type: 'telemetry', ts: now + 1, metrics: { temp: 22 } }); // no RSSI: the last one stays
         await d.next('ack');
-        await expect.poll(async () => (await list('?q=live-rssi')).devices[0]?.rssi).toBe(-58);
+        // The column is written at most every 2 s (telemetry-writer-thread.ts).
+        await expect
+          .poll(async () => (await list('?q=live-rssi')).devices[0]?.rssi, { timeout: 5000, interval: 100 })
+          .toBe(-58);
         const [item] = (await list('?q=live-rssi&state=online')).devices;
         expect(item).toMatchObject({ id: 'live-rssi', state: 'online', online: true, reconnects: 2, rssiAt: now });
         expect(Math.abs((item?.lastSeenAt as number) - Date.now())).toBeLessThan(5000);

@@ -78,7 +78,7 @@ export class Session {
       return false;
     }
     this.ws.send(text);
-    this.ctx.metrics.messagesOut.inc({ type: msg.type });
+    this.ctx.metrics.messageOut(msg.type);
     return true;
   }
 

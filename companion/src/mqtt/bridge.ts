@@ -50,15 +50,19 @@ export class Bridge {
   }
 
   private publish(topic: string, body: unknown, retain = false, qos = this.opts.qos): void {
+    this.#publishText(topic, JSON.stringify(body), retain, qos);
+  }
+
+  #publishText(topic: string, text: string, retain: boolean, qos: 0 | 1): void {
     if (this.#inflight >= this.maxInflight) {
       if (this.queued >= this.maxQueued) {
         this.metrics.queueDrops.inc({ queue: 'mqtt' });
         return;
       }
-      this.#queue.push({ topic, body: JSON.stringify(body), retain, qos });
+      this.#queue.push({ topic, body: text, retain, qos });
       return;
     }
-    this.#send(topic, JSON.stringify(body), retain, qos);
+    this.#send(topic, text, retain, qos);
   }
 
   #send(topic: string, body: string, retain: boolean, qos: 0 | 1): void {
@@ -103,13 +107,17 @@ export class Bridge {
   }
 
   publishTelemetry(row: { deviceId: string; bootId: string; seq: number; ts: number; metrics: Metrics }): void {
-    this.publish(topics.telemetry(row.deviceId), {
-      deviceId: row.deviceId,
-      bootId: row.bootId,
-      seq: row.seq,
-      ts: row.ts,
-      metrics: row.metrics,
-    });
+    this.publishTelemetryJson(row.deviceId, row.bootId, row.seq, row.ts, JSON.stringify(row.metrics));
+  }
+
+  /** The same message from the metrics' JSON text, which ingest already holds (the stored text). */
+  publishTelemetryJson(deviceId: string, bootId: string, seq: number, ts: number, metricsJson: string): void {
+    this.#publishText(
+      topics.telemetry(deviceId),
+      `{"deviceId":${JSON.stringify(deviceId)},"bootId":${JSON.stringify(bootId)},"seq":${seq},"ts":${ts},"metrics":${metricsJson}}`,
+      false,
+      this.opts.qos,
+    );
   }
 
   publishStatus(deviceId: string, status: Omit<DeviceStatus, 'instance'>): void {

@@ -1,8 +1,10 @@
 /**
  * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
- * of at-least-once input. Writes go through insertMany, one transaction per batch; the
- * same transaction keeps each device's last reported RSSI for the operator's table (one
- * UPDATE per device per batch, never an extra commit).
+ * of at-least-once input. Writes go through insertMany, one transaction per batch. Each
+ * device's last reported RSSI (the operator's table) is written by the same transactions,
+ * never an extra commit: at most once per `rssiEveryMs` (0: in every batch). Each UPDATE
+ * dirties a page of the devices table, which the commit then writes whole to the WAL; at
+ * 20,000 samples/s from as many devices that was one more page per sample.
  */
 import type { Metrics } from '@kiln/protocol';
 import type { Db } from './db.ts';
@@ -13,6 +15,46 @@ export interface SampleRow {
   seq: number;
   ts: number;
   metrics: Metrics;
+}
+
+/**
+ * Samples by column: the form they cross to the writer's thread in (arrays of strings and
+ * numbers are cheap to copy between threads; an object per sample is not), with the
+ * metrics already JSON (the text stored, and the one MQTT carries) and the RSSI picked out
+ * (NaN: none).
+ */
+export interface SampleColumns {
+  deviceIds: string[];
+  bootIds: string[];
+  seqs: number[];
+  ts: number[];
+  metricsJson: string[];
+  rssi: number[];
+}
+
+export function emptyColumns(): SampleColumns {
+  return { deviceIds: [], bootIds: [], seqs: [], ts: [], metricsJson: [], rssi: [] };
+}
+
+export function pushSample(c: SampleColumns, r: SampleRow): void {
+  c.deviceIds.push(r.deviceId);
+  c.bootIds.push(r.bootId);
+  c.seqs.push(r.seq);
+  c.ts.push(r.ts);
+  c.metricsJson.push(JSON.stringify(r.metrics));
+  c.rssi.push(rssiOf(r.metrics) ?? Number.NaN);
+}
+
+/** Removes the first `n` samples from `c` and answers them. */
+export function takeColumns(c: SampleColumns, n: number): SampleColumns {
+  return {
+    deviceIds: c.deviceIds.splice(0, n),
+    bootIds: c.bootIds.splice(0, n),
+    seqs: c.seqs.splice(0, n),
+    ts: c.ts.splice(0, n),
+    metricsJson: c.metricsJson.splice(0, n),
+    rssi: c.rssi.splice(0, n),
+  };
 }
 
 export interface TelemetryQuery {
@@ -38,8 +80,14 @@ export class TelemetryRepo {
   readonly #insertMany;
   readonly #highest;
   readonly #rssi;
+  /** Last RSSI per device not yet written, and when they last were. */
+  readonly #rssiPending = new Map<string, { v: number; ts: number }>();
+  #rssiWrittenAt = 0;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { rssiEveryMs?: number } = {},
+  ) {
     this.#insert = db.prepare(
       'INSERT OR IGNORE INTO telemetry (device_id, boot_id, seq, ts, received_at, metrics) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -49,26 +97,47 @@ export class TelemetryRepo {
     this.#rssi = db.prepare(
       'UPDATE devices SET rssi = ?, rssi_at = ? WHERE id = ? AND (rssi_at IS NULL OR rssi_at <= ?)',
     );
-    this.#insertMany = db.transaction((rows: readonly SampleRow[], now: number) => {
-      const fresh: boolean[] = new Array(rows.length);
-      let lastRssi: Map<string, { v: number; ts: number }> | undefined;
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i] as SampleRow;
-        fresh[i] = this.#insert.run(r.deviceId, r.bootId, r.seq, r.ts, now, JSON.stringify(r.metrics)).changes === 1;
-        const v = fresh[i] ? rssiOf(r.metrics) : undefined;
-        if (v === undefined) continue;
-        lastRssi ??= new Map();
-        const prev = lastRssi.get(r.deviceId);
-        if (!prev || prev.ts <= r.ts) lastRssi.set(r.deviceId, { v, ts: r.ts });
+    this.#insertMany = db.transaction((c: SampleColumns, now: number) => {
+      const n = c.seqs.length;
+      const fresh = new Uint8Array(n);
+      const lastRssi = this.#rssiPending;
+      for (let i = 0; i < n; i++) {
+        const deviceId = c.deviceIds[i] as string;
+        const ts = c.ts[i] as number;
+        if (this.#insert.run(deviceId, c.bootIds[i], c.seqs[i], ts, now, c.metricsJson[i] as string).changes !== 1)
+          continue;
+        fresh[i] = 1;
+        const v = c.rssi[i] as number;
+        if (Number.isNaN(v)) continue;
+        const prev = lastRssi.get(deviceId);
+        if (!prev || prev.ts <= ts) lastRssi.set(deviceId, { v, ts });
       }
-      if (lastRssi) for (const [id, x] of lastRssi) this.#rssi.run(x.v, x.ts, id, x.ts);
+      if (now - this.#rssiWrittenAt >= (this.opts.rssiEveryMs ?? 0)) this.#writeRssi(now);
       return fresh;
     });
   }
 
+  #writeRssi(now: number): void {
+    for (const [id, x] of this.#rssiPending) this.#rssi.run(x.v, x.ts, id, x.ts);
+    this.#rssiPending.clear();
+    this.#rssiWrittenAt = now;
+  }
+
+  /** Writes the RSSI values held back by `rssiEveryMs` (before the connection closes). */
+  flushRssi(now = Date.now()): void {
+    if (this.#rssiPending.size > 0) this.db.transaction(() => this.#writeRssi(now))();
+  }
+
   /** One transaction; answers, per row, whether it was new (false: a duplicate, ignored). */
   insertMany(rows: readonly SampleRow[], now = Date.now()): boolean[] {
-    return this.#insertMany(rows, now) as boolean[];
+    const c = emptyColumns();
+    for (const r of rows) pushSample(c, r);
+    return Array.from(this.insertColumns(c, now), (x) => x === 1);
+  }
+
+  /** insertMany by column: 1 per new sample, 0 per duplicate. */
+  insertColumns(c: SampleColumns, now = Date.now()): Uint8Array {
+    return this.#insertMany(c, now) as Uint8Array;
   }
 
   highestSeq(deviceId: string, bootId: string): number {

@@ -34,6 +34,7 @@ export interface ValidationError {
 export type ValidationResult = { ok: true; message: Message } | { ok: false; error: ValidationError };
 
 const BY_TYPE = new Map<string, MessageSchema>(MESSAGE_SCHEMAS.map((s) => [s.type, s]));
+const TYPES = MESSAGE_SCHEMAS.map((s) => s.type).join(', ');
 
 export function schemaFor(type: string): MessageSchema | undefined {
   return BY_TYPE.get(type);
@@ -41,6 +42,7 @@ export function schemaFor(type: string): MessageSchema | undefined {
 
 const pointer = (parent: string, key: string | number) =>
   `${parent}/${String(key).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+const where = (parent: string, key: string | number | undefined) => (key === undefined ? parent : pointer(parent, key));
 
 function jsonType(v: unknown): string {
   if (v === null) return 'null';
@@ -91,56 +93,69 @@ function describe(spec: FieldSpec): string {
   }
 }
 
-function checkValue(v: unknown, spec: FieldSpec, path: string): void {
+/**
+ * Checks `v`, found at `key` under `parent` (`key` undefined: `v` is at `parent` itself).
+ * The JSON Pointer is built only when something fails or a container is entered: this
+ * runs for every field of every message a gateway receives.
+ */
+function checkValue(v: unknown, spec: FieldSpec, parent: string, key?: string | number): void {
   const want = spec;
   switch (spec.kind) {
     case 'integer':
-      if (typeof v !== 'number') fail('WRONG_TYPE', path, want);
-      if (!Number.isInteger(v)) fail('NOT_INTEGER', path, want);
-      if (v < spec.min || v > spec.max) fail('OUT_OF_RANGE', path, want);
+      if (typeof v !== 'number') fail('WRONG_TYPE', where(parent, key), want);
+      if (!Number.isInteger(v)) fail('NOT_INTEGER', where(parent, key), want);
+      if (v < spec.min || v > spec.max) fail('OUT_OF_RANGE', where(parent, key), want);
       return;
     case 'number':
-      if (typeof v !== 'number') fail('WRONG_TYPE', path, want);
-      if (!Number.isFinite(v)) fail('OUT_OF_RANGE', path, want);
+      if (typeof v !== 'number') fail('WRONG_TYPE', where(parent, key), want);
+      if (!Number.isFinite(v)) fail('OUT_OF_RANGE', where(parent, key), want);
       return;
     case 'string': {
-      if (typeof v !== 'string') fail('WRONG_TYPE', path, want);
+      if (typeof v !== 'string') fail('WRONG_TYPE', where(parent, key), want);
       const n = Buffer.byteLength(v, 'utf8');
-      if (n < spec.min) fail('TOO_SHORT', path, want);
-      if (n > spec.max) fail('TOO_LONG', path, want);
-      if (spec.format && !hasFormat(v, spec.format)) fail('BAD_FORMAT', path, want);
-      if (spec.oneOf && !spec.oneOf.includes(v)) fail('NOT_ALLOWED', path, want);
+      if (n < spec.min) fail('TOO_SHORT', where(parent, key), want);
+      if (n > spec.max) fail('TOO_LONG', where(parent, key), want);
+      if (spec.format && !hasFormat(v, spec.format)) fail('BAD_FORMAT', where(parent, key), want);
+      if (spec.oneOf && !spec.oneOf.includes(v)) fail('NOT_ALLOWED', where(parent, key), want);
       return;
     }
     case 'object':
-      if (!isObject(v)) fail('WRONG_TYPE', path, want);
-      checkFields(v, spec.fields, path);
+      if (!isObject(v)) fail('WRONG_TYPE', where(parent, key), want);
+      checkFields(v, spec.fields, where(parent, key));
       return;
     case 'freeObject':
-      if (!isObject(v)) fail('WRONG_TYPE', path, want);
+      if (!isObject(v)) fail('WRONG_TYPE', where(parent, key), want);
       return;
     case 'array':
-      if (!Array.isArray(v)) fail('WRONG_TYPE', path, want);
-      if (v.length < spec.min) fail('TOO_SHORT', path, want);
-      if (v.length > spec.max) fail('TOO_LONG', path, want);
-      for (const [i, item] of v.entries()) checkValue(item, spec.items, pointer(path, i));
+      if (!Array.isArray(v)) fail('WRONG_TYPE', where(parent, key), want);
+      if (v.length < spec.min) fail('TOO_SHORT', where(parent, key), want);
+      if (v.length > spec.max) fail('TOO_LONG', where(parent, key), want);
+      {
+        const path = where(parent, key);
+        for (let i = 0; i < v.length; i++) checkValue(v[i], spec.items, path, i);
+      }
       return;
     case 'map': {
-      if (!isObject(v)) fail('WRONG_TYPE', path, want);
+      if (!isObject(v)) fail('WRONG_TYPE', where(parent, key), want);
       const keys = Object.keys(v).sort(byteOrder);
-      if (keys.length < spec.min) fail('TOO_SHORT', path, want);
-      if (keys.length > spec.max) fail('TOO_LONG', path, want);
-      for (const key of keys) {
-        const at = pointer(path, key);
-        const n = Buffer.byteLength(key, 'utf8');
-        if (n < spec.key.min || n > spec.key.max || !hasFormat(key, spec.key.format)) {
-          fail('BAD_FORMAT', at, `a ${spec.key.format} key of ${spec.key.min}..${spec.key.max} bytes`);
+      if (keys.length < spec.min) fail('TOO_SHORT', where(parent, key), want);
+      if (keys.length > spec.max) fail('TOO_LONG', where(parent, key), want);
+      const path = where(parent, key);
+      for (const k of keys) {
+        const n = Buffer.byteLength(k, 'utf8');
+        if (n < spec.key.min || n > spec.key.max || !hasFormat(k, spec.key.format)) {
+          fail('BAD_FORMAT', pointer(path, k), `a ${spec.key.format} key of ${spec.key.min}..${spec.key.max} bytes`);
         }
-        checkValue(v[key], spec.values, at);
+        checkValue(v[k], spec.values, path, k);
       }
       return;
     }
   }
+}
+
+function isField(fields: readonly Field[], key: string): boolean {
+  for (const f of fields) if (f.name === key) return true;
+  return false;
 }
 
 function checkFields(v: Record<string, unknown>, fields: readonly Field[], path: string): void {
@@ -149,11 +164,11 @@ function checkFields(v: Record<string, unknown>, fields: readonly Field[], path:
       if (field.required) fail('MISSING_FIELD', pointer(path, field.name), field.spec);
       continue;
     }
-    checkValue(v[field.name], field.spec, pointer(path, field.name));
+    checkValue(v[field.name], field.spec, path, field.name);
   }
   let unknown: string | undefined;
   for (const key in v) {
-    if ((path === '' && key === 'type') || fields.some((f) => f.name === key)) continue;
+    if ((path === '' && key === 'type') || isField(fields, key)) continue;
     if (unknown === undefined || byteOrder(key, unknown) < 0) unknown = key;
   }
   if (unknown !== undefined) {
@@ -169,12 +184,11 @@ function sends(schema: MessageSchema, from: Sender): boolean {
 export function validateValue(value: unknown, from?: 'device' | 'gateway'): ValidationResult {
   try {
     if (!isObject(value)) fail('WRONG_TYPE', '', `a JSON object, not ${jsonType(value)}`);
-    const types = MESSAGE_SCHEMAS.map((s) => s.type).join(', ');
-    if (!Object.hasOwn(value, 'type')) fail('MISSING_FIELD', '/type', `a message type (${types})`);
+    if (!Object.hasOwn(value, 'type')) fail('MISSING_FIELD', '/type', `a message type (${TYPES})`);
     const type = value.type;
-    if (typeof type !== 'string') fail('WRONG_TYPE', '/type', `a string, one of ${types}`);
+    if (typeof type !== 'string') fail('WRONG_TYPE', '/type', `a string, one of ${TYPES}`);
     const schema = BY_TYPE.get(type);
-    if (!schema) fail('UNKNOWN_TYPE', '/type', `one of ${types}`);
+    if (!schema) fail('UNKNOWN_TYPE', '/type', `one of ${TYPES}`);
     if (from && !sends(schema, from)) fail('UNEXPECTED_TYPE', '/type', `a message a ${from} may send`);
     checkFields(value, schema.fields, '');
     return { ok: true, message: value as unknown as Message };
@@ -192,7 +206,10 @@ export function validateMessage(text: string | Uint8Array, from?: 'device' | 'ga
   }
   let value: unknown;
   try {
-    value = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
+    // No copy of the bytes: a gateway calls this for every frame it receives.
+    const str =
+      typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
+    value = JSON.parse(str);
   } catch {
     return { ok: false, error: { code: 'INVALID_JSON', path: '', expected: 'one JSON object' } };
   }

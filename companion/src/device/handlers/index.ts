@@ -31,7 +31,7 @@ export function dispatch(ctx: HubContext, session: Session, data: Buffer, isBina
   }
   const v = validateMessage(data, 'device');
   if (!v.ok) {
-    ctx.metrics.messagesIn.inc({ type: 'invalid' });
+    ctx.metrics.messageIn('invalid');
     if (v.error.code === 'UNEXPECTED_TYPE') {
       session.close(CloseCode.POLICY_VIOLATION, 'a gateway message type from a device');
       return;
@@ -41,7 +41,7 @@ export function dispatch(ctx: HubContext, session: Session, data: Buffer, isBina
     return;
   }
   const msg = v.message;
-  ctx.metrics.messagesIn.inc({ type: msg.type });
+  ctx.metrics.messageIn(msg.type);
   if (!session.ready && msg.type !== 'hello') {
     session.close(CloseCode.POLICY_VIOLATION, 'hello must come first');
     return;

@@ -1,0 +1,52 @@
+/**
+ * The telemetry writer's thread: its own connection to the gateway database, and nothing
+ * but telemetry transactions on it. A commit with synchronous=FULL waits for fsync; here
+ * that wait no longer stalls the event loop that serves every device (telemetry-writer.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from './db.ts';
+import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
+
+export type WriterRequest = { type: 'write'; id: number; samples: SampleColumns; now: number } | { type: 'close' };
+export type WriterReply =
+  | { type: 'ready' }
+  | { type: 'written'; id: number; fresh: Uint8Array }
+  | { type: 'failed'; id: number; message: string; code?: string }
+  | { type: 'closed' };
+
+const port = parentPort;
+if (!port) throw new Error('telemetry-writer-thread runs only as a worker thread');
+const post = (m: WriterReply, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+
+// The parent opened the file first: integrity checked and migrations run there.
+const db = openDatabase((workerData as { file: string }).file, { integrity: 'skip' });
+// Checkpoints happen here, off the event loop (the gateway turns them off on its own
+// connection). Samples from many devices dirty a page each, so a commit of a thousand
+// samples writes more than SQLite's default 1,000-page threshold: with it, every commit
+// was followed by a checkpoint that wrote the same hot pages to the database file again.
+// Fewer, larger checkpoints write each hot page once for many commits.
+db.pragma('wal_autocheckpoint = 8000');
+const checkpoints = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), 5000);
+checkpoints.unref();
+// The devices table's RSSI column is for people: a value up to 2 s old is as good, and
+// writing it at most that often saves a page per sample (telemetry.ts).
+const telemetry = new TelemetryRepo(db, { rssiEveryMs: 2000 });
+
+port.on('message', (m: WriterRequest) => {
+  if (m.type === 'close') {
+    clearInterval(checkpoints);
+    telemetry.flushRssi();
+    db.close();
+    post({ type: 'closed' });
+    port.close();
+    return;
+  }
+  try {
+    const fresh = telemetry.insertColumns(m.samples, m.now);
+    post({ type: 'written', id: m.id, fresh }, [fresh.buffer as ArrayBuffer]);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    post({ type: 'failed', id: m.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
+  }
+});
+post({ type: 'ready' });

@@ -1,0 +1,115 @@
+/**
+ * Telemetry commits on the writer's thread (store/telemetry-writer.ts), on real SQLite files:
+ * the answer comes only after the commit, duplicates are told apart, a failed commit is
+ * acknowledged to nobody, and a gateway shutting down acknowledges what it received first.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreError } from '../src/errors.ts';
+import { DB_FILE, Store } from '../src/store/index.ts';
+import { emptyColumns, pushSample } from '../src/store/telemetry.ts';
+import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
+import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function writerOnNewStore() {
+  const t = tempDir();
+  const store = Store.open(t.dir);
+  store.devices.register('w-1', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
+  const writer = await TelemetryWriter.start(join(t.dir, DB_FILE));
+  cleanups.push(() => t.remove());
+  cleanups.push(() => store.close());
+  cleanups.push(() => writer.close());
+  return { store, writer, file: join(t.dir, DB_FILE) };
+}
+
+const samples = (seqs: number[], bootId = 'boot-a') => {
+  const c = emptyColumns();
+  for (const seq of seqs)
+    pushSample(c, { deviceId: 'w-1', bootId, seq, ts: 1_700_000_000_000 + seq, metrics: { t: seq } });
+  return c;
+};
+
+describe('telemetry writer thread', () => {
+  it('answers after the commit: the rows are visible to the gateway connection, duplicates flagged 0', async () => {
+    const { store, writer } = await writerOnNewStore();
+    expect(Array.from(await writer.write(samples([1, 2, 3])))).toEqual([1, 1, 1]);
+    // Read on another connection right after the answer: committed, not merely queued.
+    expect(store.telemetry.count('w-1')).toBe(3);
+    expect(Array.from(await writer.write(samples([3, 4, 2])))).toEqual([0, 1, 0]);
+    expect(Array.from(await writer.write(samples([3], 'boot-b'))).at(0)).toBe(1);
+    expect(store.telemetry.count('w-1')).toBe(5);
+    expect(store.telemetry.query({ deviceId: 'w-1', from: 0, to: Date.now(), limit: 10 })).toContainEqual({
+      bootId: 'boot-a',
+      seq: 4,
+      ts: 1_700_000_000_004,
+      metrics: { t: 4 },
+    });
+  });
+
+  it('keeps commits in order when several are queued at once', async () => {
+    const { store, writer } = await writerOnNewStore();
+    const answers = await Promise.all([writer.write(samples([1, 2])), writer.write(samples([2, 3]))]);
+    expect(answers.map((a) => Array.from(a))).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
+    expect(store.telemetry.count('w-1')).toBe(3);
+  });
+
+  it('rejects a commit that fails with a coded error, and keeps working afterwards', async () => {
+    const { writer, file } = await writerOnNewStore();
+    // A fractional time in the STRICT INTEGER column: SQLite refuses the transaction (the
+    // protocol never lets one through; this stands for any failing commit, a full disk say).
+    const bad = samples([1, 2]);
+    bad.ts[1] = 1.5;
+    const err = await writer.write(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ code: 'STORE_WRITE' });
+    expect(String((err as Error).message)).toMatch(/telemetry commit failed: .*REAL.*\(SQLITE_CONSTRAINT_DATATYPE\)/);
+    expect(Array.from(await writer.write(samples([9])))).toEqual([1]);
+    // Nothing of the failed transaction was kept, seq 1 included.
+    const db = new Database(file, { readonly: true });
+    cleanups.push(() => db.close());
+    expect(db.prepare('SELECT seq FROM telemetry ORDER BY seq').all()).toEqual([{ seq: 9 }]);
+  });
+
+  it('writes held-back RSSI values when it closes, and refuses writes after', async () => {
+    const { store, writer } = await writerOnNewStore();
+    const c = emptyColumns();
+    pushSample(c, { deviceId: 'w-1', bootId: 'b', seq: 1, ts: 10, metrics: { rssi: -70 } });
+    await writer.write(c);
+    const c2 = emptyColumns();
+    pushSample(c2, { deviceId: 'w-1', bootId: 'b', seq: 2, ts: 20, metrics: { rssi: -55 } });
+    await writer.write(c2);
+    await writer.close();
+    expect(store.devices.get('w-1')).toMatchObject({ rssi: -55, rssiAt: 20 });
+    await expect(writer.write(samples([5]))).rejects.toMatchObject({ code: 'STORE_WRITE' });
+  });
+
+  it('a gateway shutting down acknowledges the samples it received before telling devices to go', async () => {
+    const t = await startTestGateway({ ingest: { flushMs: 200, maxBatchRows: 2000 } });
+    let stopped = false;
+    cleanups.push(() => (stopped ? undefined : t.stop()));
+    const keys = await registerDevice(t.gw, 'w-shut');
+    const d = await TestDevice.connect(t.gw, t.ca, 'w-shut', keys.priv);
+    cleanups.push(() => d.close());
+    d.hello('w-shut');
+    await d.next('welcome');
+    for (let i = 1; i <= 20; i++) d.send({ type: 'telemetry', ts: Date.now(), metrics: { t: i } });
+    // Received, waiting for the 200 ms commit window when the shutdown begins.
+    await expect.poll(() => t.gw.ingest.queued, { timeout: 2000, interval: 5 }).toBe(20);
+    const closing = t.stop();
+    stopped = true;
+    const acked: number[] = [];
+    while (acked.length < 20) acked.push(...(await d.next('ack')).acked);
+    expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await d.closed()).toBe(1001);
+    await closing;
+  });
+});
