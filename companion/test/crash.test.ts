@@ -13,6 +13,8 @@ import { WebSocket } from 'ws';
 import { Store } from '../src/store/index.ts';
 import { deviceKeys, tempDir } from './helpers.ts';
 
+/** Samples live in telemetry_recent until they move to telemetry: once means once across both. */
+const BOTH_TABLES = 'SELECT device_id, seq FROM telemetry UNION ALL SELECT device_id, seq FROM telemetry_recent';
 const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
 const procs: ChildProcess[] = [];
 const dir = tempDir();
@@ -123,7 +125,7 @@ describe('crash: kill -9 during ingest', () => {
     const db = new Database(`${dir.dir}/gateway.db`, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const stored = new Set(
-      (db.prepare("SELECT seq FROM telemetry WHERE device_id = 'crash-dev'").all() as { seq: number }[]).map(
+      (db.prepare(`SELECT seq FROM (${BOTH_TABLES}) WHERE device_id = 'crash-dev'`).all() as { seq: number }[]).map(
         (r) => r.seq,
       ),
     );
@@ -138,7 +140,7 @@ describe('crash: kill -9 during ingest', () => {
     }
     await expect.poll(() => again.acked.size, { timeout: 15_000 }).toBe(sent);
     const rows = db
-      .prepare("SELECT seq, count(*) AS n FROM telemetry WHERE device_id = 'crash-dev' GROUP BY seq")
+      .prepare(`SELECT seq, count(*) AS n FROM (${BOTH_TABLES}) WHERE device_id = 'crash-dev' GROUP BY seq`)
       .all() as { seq: number; n: number }[];
     expect(rows.length).toBe(sent);
     expect(rows.every((r) => r.n === 1)).toBe(true);

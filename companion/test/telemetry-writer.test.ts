@@ -75,8 +75,10 @@ describe('telemetry writer thread', () => {
     expect(Array.from(await writer.write(samples([9])))).toEqual([1]);
     // Nothing of the failed transaction was kept, seq 1 included.
     const db = new Database(file, { readonly: true });
-    cleanups.push(() => db.close());
-    expect(db.prepare('SELECT seq FROM telemetry ORDER BY seq').all()).toEqual([{ seq: 9 }]);
+    cleanups.push(() => {
+      db.close();
+    });
+    expect(db.prepare('SELECT seq FROM telemetry_recent ORDER BY seq').all()).toEqual([{ seq: 9 }]);
   });
 
   it('writes held-back RSSI values when it closes, and refuses writes after', async () => {

@@ -112,4 +112,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN telemetry_sec INTEGER CHECK (telemetry_sec BETWEEN 1 AND 86400);
   ALTER TABLE devices ADD COLUMN heartbeat_sec INTEGER CHECK (heartbeat_sec BETWEEN 5 AND 3600);
   `,
+  // 5: new samples land here first (one B-tree, the exactly-once key) and move to telemetry
+  // by device range in bulk (telemetry-merge.ts). Readers see both tables.
+  `
+  CREATE TABLE telemetry_recent (
+    device_id TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (device_id, boot_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

@@ -23,9 +23,20 @@ export function runRetention(
   const bucketMs = p.rollupBucketSec * 1000;
   const result = db.transaction(() => {
     // Fold whole rows up to the chunk, bounded by their ts order.
+    // Both tables: a sample may still wait in telemetry_recent (telemetry-merge.ts).
     const old = db
-      .prepare('SELECT device_id, boot_id, seq, ts, metrics FROM telemetry WHERE ts < ? ORDER BY ts LIMIT ?')
-      .all(cutoff, chunkRows) as { device_id: string; boot_id: string; seq: number; ts: number; metrics: string }[];
+      .prepare(
+        `SELECT device_id, boot_id, seq, ts, metrics FROM telemetry WHERE ts < @cutoff
+         UNION ALL SELECT device_id, boot_id, seq, ts, metrics FROM telemetry_recent WHERE ts < @cutoff
+         ORDER BY ts LIMIT @limit`,
+      )
+      .all({ cutoff, limit: chunkRows }) as {
+      device_id: string;
+      boot_id: string;
+      seq: number;
+      ts: number;
+      metrics: string;
+    }[];
     const upsert = db.prepare(
       `INSERT INTO telemetry_rollup (device_id, metric, bucket_sec, bucket_start, count, min, max, sum)
        VALUES (?, ?, ?, ?, 1, ?, ?, ?)
@@ -33,12 +44,13 @@ export function runRetention(
          count = count + 1, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`,
     );
     const del = db.prepare('DELETE FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?');
+    const delRecent = db.prepare('DELETE FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?');
     for (const r of old) {
       const bucket = Math.floor(r.ts / bucketMs) * bucketMs;
       for (const [metric, v] of Object.entries(JSON.parse(r.metrics) as Record<string, number>)) {
         upsert.run(r.device_id, metric, p.rollupBucketSec, bucket, v, v, v);
       }
-      del.run(r.device_id, r.boot_id, r.seq);
+      if (del.run(r.device_id, r.boot_id, r.seq).changes === 0) delRecent.run(r.device_id, r.boot_id, r.seq);
     }
     const rollupsDeleted = db
       .prepare('DELETE FROM telemetry_rollup WHERE bucket_start < ?')

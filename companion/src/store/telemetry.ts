@@ -1,6 +1,8 @@
 /**
  * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
- * of at-least-once input. Writes go through insertMany, one transaction per batch. Each
+ * of at-least-once input. Writes go through insertMany, one transaction per batch, into
+ * telemetry_recent, from where they move to telemetry in bulk (telemetry-merge.ts); every
+ * read here sees both tables. Each
  * device's last reported RSSI (the operator's table) is written by the same transactions,
  * never an extra commit: at most once per `rssiEveryMs` (0: in every batch). Each UPDATE
  * dirties a page of the devices table, which the commit then writes whole to the WAL; at
@@ -8,6 +10,7 @@
  */
 import type { Metrics } from '@kiln/protocol';
 import type { Db } from './db.ts';
+import { TelemetryMerge } from './telemetry-merge.ts';
 
 export interface SampleRow {
   deviceId: string;
@@ -84,16 +87,26 @@ export class TelemetryRepo {
   readonly #rssiPending = new Map<string, { v: number; ts: number }>();
   #rssiWrittenAt = 0;
 
+  readonly merge: TelemetryMerge;
+
+  /**
+   * `rssiEveryMs`: see above. `recentRows`: with it, each insert transaction also moves
+   * samples on to telemetry once telemetry_recent holds more than that many (the writer's
+   * thread sets it; other connections leave the moving to it).
+   */
   constructor(
     private readonly db: Db,
-    private readonly opts: { rssiEveryMs?: number } = {},
+    private readonly opts: { rssiEveryMs?: number; recentRows?: number } = {},
   ) {
     this.#insert = db.prepare(
-      'INSERT OR IGNORE INTO telemetry (device_id, boot_id, seq, ts, received_at, metrics) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT OR IGNORE INTO telemetry_recent (device_id, boot_id, seq, ts, received_at, metrics)
+       SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?)`,
     );
-    this.#highest = db.prepare<[string, string], { m: number | null }>(
-      'SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?',
+    this.#highest = db.prepare<[string, string, string, string], { m: number | null }>(
+      `SELECT max(m) AS m FROM (SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?
+       UNION ALL SELECT max(seq) FROM telemetry_recent WHERE device_id = ? AND boot_id = ?)`,
     );
+    this.merge = new TelemetryMerge(db);
     this.#rssi = db.prepare(
       'UPDATE devices SET rssi = ?, rssi_at = ? WHERE id = ? AND (rssi_at IS NULL OR rssi_at <= ?)',
     );
@@ -103,16 +116,23 @@ export class TelemetryRepo {
       const lastRssi = this.#rssiPending;
       for (let i = 0; i < n; i++) {
         const deviceId = c.deviceIds[i] as string;
+        const bootId = c.bootIds[i] as string;
+        const seq = c.seqs[i] as number;
         const ts = c.ts[i] as number;
-        if (this.#insert.run(deviceId, c.bootIds[i], c.seqs[i], ts, now, c.metricsJson[i] as string).changes !== 1)
+        if (this.#insert.run(deviceId, bootId, seq, ts, now, c.metricsJson[i], deviceId, bootId, seq).changes !== 1)
           continue;
         fresh[i] = 1;
+        this.merge.recentRows++;
         const v = c.rssi[i] as number;
         if (Number.isNaN(v)) continue;
         const prev = lastRssi.get(deviceId);
         if (!prev || prev.ts <= ts) lastRssi.set(deviceId, { v, ts });
       }
       if (now - this.#rssiWrittenAt >= (this.opts.rssiEveryMs ?? 0)) this.#writeRssi(now);
+      // Move on at least twice what came in, so the backlog shrinks while staying a small
+      // part of this commit.
+      const limit = this.opts.recentRows;
+      if (limit !== undefined && this.merge.recentRows > limit) this.merge.step(Math.max(1000, 2 * n));
       return fresh;
     });
   }
@@ -141,14 +161,21 @@ export class TelemetryRepo {
   }
 
   highestSeq(deviceId: string, bootId: string): number {
-    return this.#highest.get(deviceId, bootId)?.m ?? -1;
+    return this.#highest.get(deviceId, bootId, deviceId, bootId)?.m ?? -1;
   }
 
   count(deviceId?: string): number {
     const r = (
       deviceId === undefined
-        ? this.db.prepare('SELECT count(*) AS n FROM telemetry').get()
-        : this.db.prepare('SELECT count(*) AS n FROM telemetry WHERE device_id = ?').get(deviceId)
+        ? this.db
+            .prepare('SELECT (SELECT count(*) FROM telemetry) + (SELECT count(*) FROM telemetry_recent) AS n')
+            .get()
+        : this.db
+            .prepare(
+              `SELECT (SELECT count(*) FROM telemetry WHERE device_id = @id)
+                    + (SELECT count(*) FROM telemetry_recent WHERE device_id = @id) AS n`,
+            )
+            .get({ id: deviceId })
     ) as { n: number };
     return r.n;
   }
@@ -158,19 +185,34 @@ export class TelemetryRepo {
       if (q.metric === undefined) throw new Error('downsampling needs a metric');
       return this.db
         .prepare(
-          `SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, count(*) AS count, min(v) AS min, max(v) AS max, avg(v) AS avg
-           FROM (SELECT ts, json_extract(metrics, ?) AS v FROM telemetry
-                 WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE v IS NOT NULL
-           GROUP BY t ORDER BY t LIMIT ?`,
+          `SELECT (ts / CAST(@bucket AS INTEGER)) * CAST(@bucket AS INTEGER) AS t, count(*) AS count, min(v) AS min, max(v) AS max, avg(v) AS avg
+           FROM (SELECT ts, json_extract(metrics, @path) AS v FROM telemetry
+                 WHERE device_id = @device AND ts >= @from AND ts < @to
+                 UNION ALL SELECT ts, json_extract(metrics, @path) FROM telemetry_recent
+                 WHERE device_id = @device AND ts >= @from AND ts < @to) WHERE v IS NOT NULL
+           GROUP BY t ORDER BY t LIMIT @limit`,
         )
-        .all(q.bucketMs, q.bucketMs, `$."${q.metric}"`, q.deviceId, q.from, q.to, q.limit);
+        .all({
+          bucket: q.bucketMs,
+          path: `$."${q.metric}"`,
+          device: q.deviceId,
+          from: q.from,
+          to: q.to,
+          limit: q.limit,
+        });
     }
     const rows = this.db
       .prepare(
-        `SELECT boot_id AS bootId, seq, ts, metrics FROM telemetry
-         WHERE device_id = ? AND ts >= ? AND ts < ? ORDER BY ts, boot_id, seq LIMIT ?`,
+        `SELECT boot_id AS bootId, seq, ts, metrics FROM telemetry WHERE device_id = @device AND ts >= @from AND ts < @to
+         UNION ALL SELECT boot_id, seq, ts, metrics FROM telemetry_recent WHERE device_id = @device AND ts >= @from AND ts < @to
+         ORDER BY ts, bootId, seq LIMIT @limit`,
       )
-      .all(q.deviceId, q.from, q.to, q.limit) as { bootId: string; seq: number; ts: number; metrics: string }[];
+      .all({ device: q.deviceId, from: q.from, to: q.to, limit: q.limit }) as {
+      bootId: string;
+      seq: number;
+      ts: number;
+      metrics: string;
+    }[];
     return rows.map((r) => {
       const metrics = JSON.parse(r.metrics) as Metrics;
       if (q.metric === undefined) return { ...r, metrics };

@@ -1,0 +1,52 @@
+/**
+ * The benchmark's native device fleet (bench/loadgen, C with OpenSSL) against a real gateway,
+ * short and bounded: what `npm run bench -- gateway` reports is only as good as this
+ * generator's wire behaviour and its counting, so both are checked against the gateway's own
+ * storage here.
+ */
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NativeFleet, nativeFleet } from '../bench/native-fleet.ts';
+import { deviceKeys, startTestGateway } from './helpers.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('bench load generator (native)', () => {
+  it('connects a fleet with the kiln.v1 handshake, and its sent and acked counts are what the gateway stored', async () => {
+    const t = await startTestGateway();
+    cleanups.push(() => t.stop());
+    const keys = await deviceKeys();
+    const ids = Array.from({ length: 20 }, (_, i) => `loadgen-${String(i).padStart(2, '0')}`);
+    for (const id of ids) t.gw.store.devices.register(id, keys.pub);
+    const fleet: NativeFleet = await nativeFleet({
+      url: t.gw.deviceUrl,
+      ca: readFileSync(t.gw.caPath as string, 'utf8'),
+      ids,
+      priv: keys.priv,
+    });
+    cleanups.push(() => fleet.stop());
+
+    const conn = await fleet.connect();
+    expect(conn).toMatchObject({ connected: 20, failed: 0 });
+    expect(t.gw.sessions.size).toBe(20);
+
+    // 20 devices × 10 samples/s × 1 s, one sample per message; then batches of 5.
+    const single = await fleet.telemetry(10, 1, 1000);
+    expect(single).toMatchObject({ sent: 200, messages: 200, acked: 200, dropped: 0 });
+    expect(single.p50).toBeGreaterThan(0);
+    expect(single.p99).toBeGreaterThanOrEqual(single.p50);
+    const batched = await fleet.telemetry(10, 5, 1000);
+    expect(batched).toMatchObject({ sent: 200, messages: 40, acked: 200, dropped: 0 });
+    // Every sample it counted as acknowledged is stored, once, with its own seq per device.
+    expect(t.gw.store.telemetry.count()).toBe(400);
+    const one = t.gw.store.telemetry.query({ deviceId: 'loadgen-07', from: 0, to: Date.now() + 1000, limit: 100 });
+    expect((one as { seq: number }[]).map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+    await fleet.stop();
+    expect(fleet.proc.exitCode).toBe(0);
+    await expect.poll(() => t.gw.sessions.size).toBe(0);
+  });
+});
