@@ -238,6 +238,7 @@ async function main() {
     // Warm-up, not reported: the first seconds at a new rate measure V8 compiling the hot
     // paths (the raw ws baseline's p99 is 50 ms there, then 5 ms), not a running gateway.
     await f.telemetry(TARGET_RATE / n, 1, WARMUP_MS);
+    await new Promise((r) => setTimeout(r, 500)); // its last MQTT messages, before the subscriber counts
     const single = await phase(`telemetry-${n}-single`, f, TARGET_RATE / n, 1);
     const batched = await phase(`telemetry-${n}-batch`, f, BATCH_RATE / n, BATCH);
     results[n] = { conn, connGwCpuMs, rss, single, batched };

@@ -20,6 +20,9 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
+/** Deliveries aedes runs at once (its `concurrency`); the bridge keeps its window below it. */
+export const BROKER_CONCURRENCY = 2500;
+
 const scopes = new WeakMap<Client, Scope>();
 
 /**
@@ -70,8 +73,9 @@ export async function startEmbeddedBroker(opts: {
 }): Promise<EmbeddedBroker> {
   const failures = new FixedWindowLimiter(opts.authFailuresPerMinPerIp, 60_000, 50_000);
   const broker = await Aedes.createBroker({
-    // A frozen subscriber may stall at most this many deliveries (aedes docs) …
-    concurrency: 1000,
+    // A frozen subscriber may stall at most this many deliveries (aedes docs); above the
+    // bridge's window of publishes in flight (bridge.ts), which must stay below it …
+    concurrency: BROKER_CONCURRENCY,
     // … and is dropped after 10 s of not draining, instead of aedes' 60 s.
     drainTimeout: 10_000,
     connectTimeout: 10_000,
