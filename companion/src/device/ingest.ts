@@ -130,10 +130,8 @@ export class Ingest {
     const most = LIMITS.acksPerMessage;
     for (const [session, seqs] of bySession) {
       // Duplicates are acknowledged too: they are stored, and the device must stop resending.
-      if (seqs.length <= most) session.send({ type: 'ack', acked: seqs });
-      else
-        for (let i = 0; i < seqs.length && !session.closed; i += most)
-          session.send({ type: 'ack', acked: seqs.slice(i, i + most) });
+      if (seqs.length <= most) session.sendAck(seqs);
+      else for (let i = 0; i < seqs.length && !session.closed; i += most) session.sendAck(seqs.slice(i, i + most));
     }
   }
 

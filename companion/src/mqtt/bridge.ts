@@ -69,18 +69,14 @@ export class Bridge {
   #send(topic: string, body: string, retain: boolean, qos: 0 | 1): void {
     this.#inflight++;
     const started = performance.now();
-    // One settle step per publish (this runs once per telemetry sample).
-    this.bus.publish(topic, body, { qos, retain }).then(
-      () => {
-        this.metrics.mqttPublish.observe((performance.now() - started) / 1000);
-        this.#settled();
-      },
-      (err: unknown) => {
+    // A callback, not a promise: this runs once per telemetry sample.
+    this.bus.publish(topic, body, { qos, retain }, (err) => {
+      if (err) {
         this.metrics.queueDrops.inc({ queue: 'mqtt' });
         this.log.warn({ err, topic }, 'MQTT publish failed');
-        this.#settled();
-      },
-    );
+      } else this.metrics.mqttPublish.observe((performance.now() - started) / 1000);
+      this.#settled();
+    });
   }
 
   #settled(): void {

@@ -16,7 +16,8 @@ export type BusHandler = (topic: string, payload: Buffer) => void;
 
 export interface Bus {
   readonly kind: 'embedded' | 'external';
-  publish(topic: string, payload: string, opts: PublishOptions): Promise<void>;
+  /** `done` once the broker has taken it (a callback: this runs once per telemetry sample). */
+  publish(topic: string, payload: string, opts: PublishOptions, done: (err?: Error) => void): void;
   subscribe(filter: string, handler: BusHandler): Promise<void>;
   /** Removes one handler given to subscribe (the broker subscription goes when its last handler does). */
   unsubscribe(filter: string, handler: BusHandler): Promise<void>;
@@ -45,20 +46,11 @@ export class AedesBus implements Bus {
   }[] = [];
   constructor(private readonly broker: Aedes) {}
 
-  publish(topic: string, payload: string, opts: PublishOptions): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.broker.publish(
-        {
-          cmd: 'publish',
-          topic,
-          payload: Buffer.from(payload),
-          qos: opts.qos,
-          retain: opts.retain ?? false,
-          dup: false,
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
+  publish(topic: string, payload: string, opts: PublishOptions, done: (err?: Error) => void): void {
+    this.broker.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(payload), qos: opts.qos, retain: opts.retain ?? false, dup: false },
+      (err) => done(err ?? undefined),
+    );
   }
 
   subscribe(filter: string, handler: BusHandler): Promise<void> {
@@ -105,8 +97,10 @@ export class ClientBus implements Bus {
     return new ClientBus(client);
   }
 
-  async publish(topic: string, payload: string, opts: PublishOptions): Promise<void> {
-    await this.client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain ?? false });
+  publish(topic: string, payload: string, opts: PublishOptions, done: (err?: Error) => void): void {
+    this.client.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
+      done(err ?? undefined),
+    );
   }
 
   async subscribe(filter: string, handler: BusHandler): Promise<void> {
