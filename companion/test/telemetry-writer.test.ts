@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/errors.ts';
 import { DB_FILE, Store } from '../src/store/index.ts';
-import { emptyColumns, pushSample } from '../src/store/telemetry.ts';
+import { emptyColumns, pushSample, TelemetryRepo } from '../src/store/telemetry.ts';
 import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
 import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
 
@@ -92,6 +92,32 @@ describe('telemetry writer thread', () => {
     await writer.close();
     expect(store.devices.get('w-1')).toMatchObject({ rssi: -55, rssiAt: 20 });
     await expect(writer.write(samples([5]))).rejects.toMatchObject({ code: 'STORE_WRITE' });
+  });
+
+  it('writes held RSSI values oldest first, at most as many per commit as it has samples (64 or more)', () => {
+    const t = tempDir();
+    const store = Store.open(t.dir);
+    cleanups.push(() => t.remove());
+    cleanups.push(() => store.close());
+    const ids = Array.from({ length: 200 }, (_, i) => `r-${String(i).padStart(3, '0')}`);
+    for (const id of ids) store.devices.register(id, { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
+    const repo = new TelemetryRepo(store.db, { rssiEveryMs: 2000 });
+    const one = (id: string, seq: number, rssi: number) => {
+      const c = emptyColumns();
+      pushSample(c, { deviceId: id, bootId: 'b', seq, ts: seq, metrics: { rssi } });
+      return c;
+    };
+    const T = 1_700_000_000_000;
+    for (const id of ids) repo.insertColumns(one(id, 1, -70), T);
+    repo.insertColumns(one('r-000', 2, -50), T + 100); // a newer value for the oldest: written in its place
+    const written = () => ids.filter((id) => store.devices.get(id)?.rssi !== null);
+    expect(written()).toEqual([]); // held for 2 s
+    repo.insertColumns(one('r-199', 3, -60), T + 2500);
+    expect(written()).toEqual(ids.slice(0, 64));
+    expect(store.devices.get('r-000')).toMatchObject({ rssi: -50, rssiAt: 2 });
+    repo.flushRssi();
+    expect(written()).toEqual(ids);
+    expect(store.devices.get('r-199')).toMatchObject({ rssi: -60, rssiAt: 3 });
   });
 
   it('a gateway shutting down acknowledges the samples it received before telling devices to go', async () => {

@@ -26,19 +26,24 @@ const db = openDatabase((workerData as { file: string }).file, { integrity: 'ski
 // was followed by a checkpoint that wrote the same hot pages to the database file again.
 // Fewer, larger checkpoints write each hot page once for many commits.
 db.pragma('wal_autocheckpoint = 8000');
-// Every 5 s: a checkpoint and, when no sample came meanwhile, what waits in
-// telemetry_recent moves on, so an idle gateway leaves nothing there for long.
-const checkpoints = setInterval(() => {
-  if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
-  db.pragma('wal_checkpoint(PASSIVE)');
-}, 5000);
-checkpoints.unref();
 // The devices table's RSSI column is for people: a value up to 2 s old is as good, and
 // writing it at most that often saves a page per sample (telemetry.ts). Samples move from
 // telemetry_recent to telemetry once it holds 100,000 (about 10 MB; tens of samples per
 // device at a thousand devices, which is what makes the move cheap: telemetry-merge.ts).
-const telemetry = new TelemetryRepo(db, { rssiEveryMs: 2000, recentRows: 100_000 });
+const RSSI_EVERY_MS = 2000;
+const telemetry = new TelemetryRepo(db, { rssiEveryMs: RSSI_EVERY_MS, recentRows: 100_000 });
 let lastWrite = 0;
+// Every second: RSSI values held 2 s are written even when no commit comes to carry them;
+// every 5 s a checkpoint and, when no sample came meanwhile, what waits in telemetry_recent
+// moves on, so an idle gateway leaves nothing there for long.
+let ticks = 0;
+const checkpoints = setInterval(() => {
+  telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
+  if (++ticks % 5 !== 0) return;
+  if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
+  db.pragma('wal_checkpoint(PASSIVE)');
+}, 1000);
+checkpoints.unref();
 
 port.on('message', (m: WriterRequest) => {
   if (m.type === 'close') {
