@@ -93,7 +93,16 @@ async function fleet(url: string, ca: string, ids: string[], priv: object, raw =
       gens.map((g) => g.ask({ cmd: 'telemetry', ratePerDevice, batch, durationMs }, 'telemetry')),
     );
     const t = rs.map(
-      (r) => r.telemetry as { sent: number; messages: number; acked: number; p50: number; p99: number; cpuMs: number },
+      (r) =>
+        r.telemetry as {
+          sent: number;
+          messages: number;
+          acked: number;
+          p50: number;
+          p99: number;
+          cpuMs: number;
+          loopP99: number;
+        },
     );
     return {
       sent: t.reduce((a, x) => a + x.sent, 0),
@@ -102,6 +111,7 @@ async function fleet(url: string, ca: string, ids: string[], priv: object, raw =
       p50: Math.max(...t.map((x) => x.p50)),
       p99: Math.max(...t.map((x) => x.p99)),
       genCpuMs: t.reduce((a, x) => a + x.cpuMs, 0),
+      loopP99: Math.max(...t.map((x) => x.loopP99)),
     };
   };
   const stop = async () => {
@@ -388,7 +398,7 @@ async function main() {
       );
       row(
         `  CPU during the phase`,
-        `gateway ${cpuShare(ph.gwCpuMs, PHASE_MS)}, generators ${cpuShare(ph.tel.genCpuMs, PHASE_MS)}, subscriber ${cpuShare(ph.sub.cpuMs, PHASE_MS + 500)}`,
+        `gateway ${cpuShare(ph.gwCpuMs, PHASE_MS)}, generators ${cpuShare(ph.tel.genCpuMs, PHASE_MS)} (their 10 ms tick late by ${fmt(ph.tel.loopP99, 1)} ms at p99), subscriber ${cpuShare(ph.sub.cpuMs, PHASE_MS + 500)}`,
         n === N && label === '1 sample per message' ? `raw ws server ${cpuShare(wsCpu1 - wsCpu0, PHASE_MS)}` : '',
         '',
         '2 cores = 200%',

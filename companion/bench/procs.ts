@@ -49,7 +49,6 @@ async function gateway() {
   const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
   on(async (m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
-    if (m.cmd === 'metrics') reply({ metrics: await gw.metrics.registry.metrics() });
     if (m.cmd === 'cpu') {
       if (marks) appendFileSync(marks, `${m.label ?? 'cpu'} ${process.hrtime.bigint() / 1000n}\n`);
       reply({ cpu: cpuMs() });
