@@ -16,6 +16,9 @@ export interface DeviceStatus {
   instance: string;
 }
 
+/** Queued publishes sent per event-loop turn when the backlog drains. */
+const DRAIN_PER_TURN = 250;
+
 export class Bridge {
   #inflight = 0;
   #drainScheduled = false;
@@ -81,7 +84,11 @@ export class Bridge {
 
   #settled(): void {
     this.#inflight--;
-    // Drain on a fresh stack, never recursively, and once per turn however many settle.
+    this.#scheduleDrain();
+  }
+
+  /** Drain on a fresh stack, never recursively, and once per turn however many settle. */
+  #scheduleDrain(): void {
     if (this.queued > 0 && !this.#drainScheduled) {
       this.#drainScheduled = true;
       setImmediate(() => {
@@ -92,10 +99,13 @@ export class Bridge {
   }
 
   #drain(): void {
-    while (this.#inflight < this.maxInflight && this.queued > 0) {
+    // A bounded slice per turn: a backlog of thousands sent at once held the event loop for
+    // 100-260 ms (profiled at 10,000 devices), and every device's ack waited behind it.
+    for (let n = 0; n < DRAIN_PER_TURN && this.#inflight < this.maxInflight && this.queued > 0; n++) {
       const next = this.#queue[this.#head++] as { topic: string; body: string; retain: boolean; qos: 0 | 1 };
       this.#send(next.topic, next.body, next.retain, next.qos);
     }
+    if (this.#inflight < this.maxInflight) this.#scheduleDrain();
     // Compact now and then instead of shift() per item (O(n) each).
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue.splice(0, this.#head);
