@@ -31,13 +31,7 @@ const WIDE = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`metric_wi
 
 const publishTelemetry = (gw: Gateway, from: number, count: number) => {
   for (let seq = from; seq < from + count; seq++)
-    gw.bridge.publishTelemetry({
-      deviceId: 'bp-dev',
-      bootId: 'b00710aa',
-      seq,
-      ts: 1_700_000_000_000 + seq,
-      metrics: WIDE,
-    });
+    gw.bridge.publishTelemetryJson('bp-dev', 'b00710aa', seq, 1_700_000_000_000 + seq, JSON.stringify(WIDE));
 };
 
 describe('operator stream: a slow reader', () => {

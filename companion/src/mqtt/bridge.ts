@@ -3,7 +3,7 @@
  * commands listened to, results published. Publishing never blocks ingest: it is
  * fire-and-forget with its latency measured and its failures counted.
  */
-import { type Metrics, parseTopic, topics } from '@kiln/protocol';
+import { parseTopic, topics } from '@kiln/protocol';
 import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Bus } from './bus.ts';
@@ -113,11 +113,7 @@ export class Bridge {
     }
   }
 
-  publishTelemetry(row: { deviceId: string; bootId: string; seq: number; ts: number; metrics: Metrics }): void {
-    this.publishTelemetryJson(row.deviceId, row.bootId, row.seq, row.ts, JSON.stringify(row.metrics));
-  }
-
-  /** The same message from the metrics' JSON text, which ingest already holds (the stored text). */
+  /** A stored sample on MQTT, from the metrics' JSON text ingest already holds (the stored text). */
   publishTelemetryJson(deviceId: string, bootId: string, seq: number, ts: number, metricsJson: string): void {
     this.#publishText(
       topics.telemetry(deviceId),

@@ -1,6 +1,6 @@
 /**
  * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
- * of at-least-once input. Writes go through insertMany, one transaction per batch, into
+ * of at-least-once input. Writes go through insertColumns, one transaction per batch, into
  * telemetry_recent, from where they move to telemetry in bulk (telemetry-merge.ts); every
  * read here sees both tables. Each
  * device's last reported RSSI (the operator's table) is written by the same transactions,
@@ -80,7 +80,7 @@ function rssiOf(m: Metrics): number | undefined {
 
 export class TelemetryRepo {
   readonly #insert;
-  readonly #insertMany;
+  readonly #insertColumns;
   readonly #highest;
   readonly #rssi;
   /** Last RSSI per device not yet written, and when they last were. */
@@ -109,7 +109,7 @@ export class TelemetryRepo {
     this.#rssi = db.prepare(
       'UPDATE devices SET rssi = ?, rssi_at = ? WHERE id = ? AND (rssi_at IS NULL OR rssi_at <= ?)',
     );
-    this.#insertMany = db.transaction((c: SampleColumns, now: number) => {
+    this.#insertColumns = db.transaction((c: SampleColumns, now: number) => {
       const n = c.seqs.length;
       const fresh = new Uint8Array(n);
       const lastRssi = this.#rssiPending;
@@ -168,7 +168,7 @@ export class TelemetryRepo {
 
   /** insertMany by column: 1 per new sample, 0 per duplicate. */
   insertColumns(c: SampleColumns, now = Date.now()): Uint8Array {
-    return this.#insertMany(c, now) as Uint8Array;
+    return this.#insertColumns(c, now) as Uint8Array;
   }
 
   highestSeq(deviceId: string, bootId: string): number {
