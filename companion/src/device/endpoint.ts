@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, DEVICE_PATH, parseOfferedSubprotocols, SUBPROTOCOL } from '@kiln/protocol';
 import { WebSocketServer } from 'ws';
 import { FixedWindowLimiter } from '../util/rate-limit.ts';
-import { answerRefusal, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
+import { answerRefusal, destroyOnError, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
 import type { DeviceAuthenticator } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { dispatch } from './handlers/index.ts';
@@ -36,7 +36,7 @@ export class DeviceEndpoint {
 
   /** The `upgrade` listener of the HTTP(S) server. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     this.#authorize(req)
       .then((r) => {
         if ('status' in r) return this.#refuse(req, socket, r);

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.ts';
 import type { FixedWindowLimiter } from '../util/rate-limit.ts';
-import { answerRefusal, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
+import { answerRefusal, destroyOnError, type UpgradeRefusal } from '../util/upgrade-refusal.ts';
 import type { Ended, OperatorAuth, Principal } from './auth.ts';
 import type { OperatorEvent, OperatorFeed } from './feed.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -86,7 +86,7 @@ export class OperatorStream {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     let r: UpgradeRefusal | { principal: Principal };
     try {
       r = this.#authorize(req);
