@@ -25,6 +25,7 @@ declare -A APT_FOR=(
   [mosquitto-clients]="mosquitto_sub, as in the MQTT example kiln up prints"
   [socat]="pty pairs for the serial transport tests"
   [libxml2-utils]="validating JUnit reports against the XSD"
+  [libjemalloc2]="the memory allocator the gateway benchmark runs with, as recommended for large fleets (docs/ARCHITECTURE.md)"
   [chromium]="headless browser for the dashboard tests and benchmark (driven by playwright-core)"
 )
 

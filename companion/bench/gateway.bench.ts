@@ -2,7 +2,11 @@
  * `npm run bench -- gateway`: the gateway under load on loopback, with its baselines
  * measured in the same run (a raw `ws` TLS server; aedes and Mosquitto pub/sub), so the
  * figures come with ratios. Every load generator is its own process (procs.ts). Bounded:
- * KILN_BENCH_DEVICES (default 10,000) devices, 5 s per throughput phase.
+ * KILN_BENCH_DEVICES (default 10,000) devices, 5 s per throughput phase; at N devices the
+ * single-sample phase is followed by KILN_BENCH_SUSTAINED (6) more windows like it, with the
+ * major collections and the RSS of each, because those collections (every 20–40 s at 10,000
+ * devices) make the slowest windows and one 5 s phase alone can miss them. The gateway runs
+ * with jemalloc when it is installed (KILN_BENCH_MALLOC=glibc for the system's allocator).
  *
  * Targets (issue 6): 10,000 TLS devices within 1 GiB RSS; ≥ 20,000 telemetry msgs/s stored,
  * acknowledged and published with p99 ≤ 100 ms; a 10,000-device reconnect storm
@@ -32,7 +36,7 @@
  * boundaries in DIR/marks-<pid>.txt (on the profile's clock).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import { SecretBox } from '../src/secrets.ts';
@@ -51,11 +55,28 @@ const TARGET_RATE = 20_000;
 /** Samples per telemetry_batch in the batched phase, and the samples/s offered there (20% over the target). */
 const BATCH = Number(process.env.KILN_BENCH_BATCH ?? 10);
 const BATCH_RATE = 24_000;
+/** Consecutive single-sample windows at N devices after the first: V8's major collections come every 20–40 s there. */
+const SUSTAINED_WINDOWS = Number(process.env.KILN_BENCH_SUSTAINED ?? 6);
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
+/**
+ * The gateway runs with jemalloc when it is installed, as docs/ARCHITECTURE.md recommends
+ * for fleets in the thousands ("Memory and major collections"); KILN_BENCH_MALLOC=glibc
+ * measures the system allocator instead.
+ */
+const JEMALLOC = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`;
+const allocator =
+  process.env.KILN_BENCH_MALLOC === 'glibc' ? 'glibc' : existsSync(JEMALLOC) ? 'jemalloc' : 'glibc (no jemalloc)';
 /** KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit). */
 function spawnRole(role: string, cfg: object): Role {
-  const prof = process.env.KILN_BENCH_PROF && role === 'gateway';
-  return forkRole(PROCS, role, cfg, prof ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KILN_BENCH_PROF}`] : []);
+  if (role !== 'gateway') return forkRole(PROCS, role, cfg);
+  const prof = process.env.KILN_BENCH_PROF;
+  return forkRole(
+    PROCS,
+    role,
+    cfg,
+    prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
+    allocator === 'jemalloc' ? { LD_PRELOAD: JEMALLOC } : {},
+  );
 }
 process.on('exit', stopRoles);
 process.on('SIGINT', () => {
@@ -235,6 +256,9 @@ async function main() {
       batched: Awaited<ReturnType<typeof phase>>;
     }
   > = {};
+  type GcCount = { majors: number; maxPauseMs: number };
+  const sustained: { p99: number; e2eP99: number; acked: number; delivered: number; majors: number; rss: number }[] =
+    [];
   let big: Awaited<ReturnType<typeof fleet>> | undefined;
   for (const n of [...new Set([SMALL, N])]) {
     console.log(
@@ -252,6 +276,19 @@ async function main() {
     const single = await phase(`telemetry-${n}-single`, f, TARGET_RATE / n, 1);
     const batched = await phase(`telemetry-${n}-batch`, f, BATCH_RATE / n, BATCH);
     results[n] = { conn, connGwCpuMs, rss, single, batched };
+    for (let w = 0; n === N && w < SUSTAINED_WINDOWS; w++) {
+      const before = (await gw.ask({ cmd: 'rss' }, 'rss')).gc as GcCount;
+      const ph = await phase(`telemetry-${n}-sustained-${w}`, f, TARGET_RATE / n, 1);
+      const after = await gw.ask({ cmd: 'rss' }, 'rss');
+      sustained.push({
+        p99: ph.tel.p99,
+        e2eP99: ph.sub.p99,
+        acked: ph.tel.acked,
+        delivered: ph.sub.count,
+        majors: (after.gc as GcCount).majors - before.majors,
+        rss: after.rss as number,
+      });
+    }
     if (n === N && f.gens) big = f as Awaited<ReturnType<typeof fleet>>;
     else await f.stop();
   }
@@ -325,7 +362,9 @@ async function main() {
   const gwPerConn = (L.rss - gwRss0) / Math.max(1, L.conn.connected);
   const wsPerConn = (wsRss - wsRss0) / Math.max(1, wsConn.connected);
   const gen = process.env.KILN_BENCH_GEN === 'node' ? 'Node' : 'native (C)';
-  console.log(`\n== Figures (one run, loopback, ${gen} load generators on the same 2 cores)`);
+  console.log(
+    `\n== Figures (one run, loopback, ${gen} load generators on the same 2 cores; gateway allocator ${allocator})`,
+  );
   rows.length = 0;
   row('figure', 'gateway', 'baseline', 'ratio', 'target');
   row(
@@ -412,6 +451,30 @@ async function main() {
     '',
     '',
   );
+  if (sustained.length > 0) {
+    const list = (xs: number[], d = 0) => xs.map((x) => fmt(x, d)).join(' / ');
+    row(
+      `sustained, ${N} devices, 1 sample per message: ${sustained.length} more windows of ${fmt(sec)} s`,
+      `ack p99 ${list(sustained.map((x) => x.p99))} ms; MQTT e2e p99 ${list(sustained.map((x) => x.e2eP99))} ms; major GCs ${list(sustained.map((x) => x.majors))}`,
+      '',
+      '',
+      'p99 ≤ 100 ms',
+    );
+    row(
+      `  stored+acked, delivered over MQTT`,
+      `${fmt(sustained.reduce((a, x) => a + x.acked, 0) / (sec * sustained.length))} samples/s, ${fmt(
+        (100 * sustained.reduce((a, x) => a + x.delivered, 0)) /
+          Math.max(
+            1,
+            sustained.reduce((a, x) => a + x.acked, 0),
+          ),
+      )}% delivered`,
+      '',
+      '',
+      '≥ 20,000/s',
+    );
+    row(`  RSS after each window`, `${list(sustained.map((x) => x.rss / MiB))} MiB`, '', '', '≤ 1024 MiB');
+  }
   for (const kind of ['fresh', 'resumed'] as const) {
     const st = storms[kind];
     if (!st) continue;

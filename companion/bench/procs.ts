@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer as createHttps } from 'node:https';
 import { createServer as createNet, isIP } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { type ConnectionOptions, createSecureContext, connect as tlsConnect } from 'node:tls';
 import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import { Aedes } from 'aedes';
@@ -47,8 +47,18 @@ async function gateway() {
   // With a CPU profile being written (KILN_BENCH_PROF), note when each phase starts and ends
   // (the bench asks for CPU time there), on the profile's clock, to cut the profile by phase.
   const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
+  // Major collections so far and the longest pause: the bench says which windows had one.
+  const gc = { majors: 0, maxPauseMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      if (kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      gc.majors++;
+      gc.maxPauseMs = Math.max(gc.maxPauseMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   on(async (m) => {
-    if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size });
+    if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size, gc: { ...gc } });
     if (m.cmd === 'cpu') {
       if (marks) appendFileSync(marks, `${m.label ?? 'cpu'} ${process.hrtime.bigint() / 1000n}\n`);
       reply({ cpu: cpuMs() });

@@ -18,10 +18,16 @@ export interface Role {
 /** Every role forked so far (the benches wait on them or kill them). */
 export const roles: ChildProcess[] = [];
 
-export function forkRole(file: string, role: string, cfg: object, execArgv: readonly string[] = []): Role {
+export function forkRole(
+  file: string,
+  role: string,
+  cfg: object,
+  execArgv: readonly string[] = [],
+  env: Record<string, string> = {},
+): Role {
   const proc = fork(file, [role], {
     execArgv: ['--import', 'tsx', ...execArgv],
-    env: { ...process.env, KILN_BENCH: JSON.stringify(cfg) },
+    env: { ...process.env, ...env, KILN_BENCH: JSON.stringify(cfg) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   roles.push(proc);
