@@ -30,7 +30,6 @@ import { isStreamUpgrade, OperatorStream } from './operator/stream.ts';
 import { createRestApp } from './rest/app.ts';
 import { loadMasterKey, SecretBox } from './secrets.ts';
 import { DB_FILE, Store } from './store/index.ts';
-import { runRetention } from './store/retention.ts';
 import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 
@@ -96,7 +95,15 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     const bridge = new Bridge(bus, metrics, log, { qos: config.mqtt.qos, instanceId: config.instanceId });
     const sessions = new SessionRegistry(metrics, config.limits.pingSec);
     cleanups.push(() => sessions.stop());
-    const writer = await TelemetryWriter.start(join(config.dataDir, DB_FILE));
+    const writer = await TelemetryWriter.start(
+      join(config.dataDir, DB_FILE),
+      { retention: config.retention },
+      {
+        retention: (c) => c.rolledUp + c.rollupsDeleted > 0 && log.info(c, 'retention round done'),
+        retentionFailed: (message) =>
+          log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
+      },
+    );
     cleanups.push(() => writer.close());
     // The writer's thread checkpoints the WAL; here a commit would otherwise copy thousands
     // of pages into the database file on the event loop now and then.
@@ -225,16 +232,6 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     );
     // Runs before the server closes (cleanups run in reverse): streams get their 1001 first.
     cleanups.push(() => stream.close());
-
-    const retention = setInterval(() => {
-      try {
-        runRetention(store.db, config.retention);
-      } catch (err) {
-        log.error({ err }, 'retention job failed');
-      }
-    }, config.retention.everyMs);
-    retention.unref();
-    cleanups.push(() => clearInterval(retention));
 
     const port = (server.address() as AddressInfo).port;
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;

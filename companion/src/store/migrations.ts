@@ -125,4 +125,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, boot_id, seq)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 6: retention finds expired rollups without scanning them all (retention.ts).
+  `
+  CREATE INDEX telemetry_rollup_start ON telemetry_rollup (bucket_start);
+  `,
 ];

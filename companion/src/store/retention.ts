@@ -1,7 +1,14 @@
 /**
  * Retention and downsampling: raw samples older than rawDays are folded into hourly
- * (rollupBucketSec) min/max/sum/count rows per metric, then deleted; rollups older
- * than rollupDays are deleted. Runs in bounded chunks so it never stalls ingest long.
+ * (rollupBucketSec) min/max/sum/count rows per metric, then deleted; rollups older than
+ * rollupDays are deleted.
+ *
+ * A round visits the devices in id order, each through the (device_id, ts) index, then the
+ * expired rollups through their bucket_start index, in steps of a bounded number of rows:
+ * no step scans a whole table, and a round ends only when nothing expired is left, so a
+ * fleet that stores more samples an hour than one step holds still keeps up. The telemetry
+ * writer's thread runs the steps (telemetry-writer-thread.ts), between its commits and off
+ * the event loop.
  */
 import type { Db } from './db.ts';
 
@@ -11,53 +18,139 @@ export interface RetentionPolicy {
   rollupDays: number;
 }
 
+export interface RetentionCount {
+  /** Samples folded into rollups and deleted (both tables). */
+  rolledUp: number;
+  /** Of those, how many were still in telemetry_recent. */
+  recentDeleted: number;
+  rollupsDeleted: number;
+}
+
 const DAY = 86_400_000;
 
-export function runRetention(
-  db: Db,
-  p: RetentionPolicy,
-  now = Date.now(),
-  chunkRows = 50_000,
-): { rolledUp: number; deleted: number; rollupsDeleted: number } {
-  const cutoff = now - p.rawDays * DAY;
-  const bucketMs = p.rollupBucketSec * 1000;
-  const result = db.transaction(() => {
-    // Fold whole rows up to the chunk, bounded by their ts order.
-    // Both tables: a sample may still wait in telemetry_recent (telemetry-merge.ts).
-    const old = db
-      .prepare(
-        `SELECT device_id, boot_id, seq, ts, metrics FROM telemetry WHERE ts < @cutoff
-         UNION ALL SELECT device_id, boot_id, seq, ts, metrics FROM telemetry_recent WHERE ts < @cutoff
-         ORDER BY ts LIMIT @limit`,
-      )
-      .all({ cutoff, limit: chunkRows }) as {
-      device_id: string;
-      boot_id: string;
-      seq: number;
-      ts: number;
-      metrics: string;
-    }[];
-    const upsert = db.prepare(
+type Expired = { boot_id: string; seq: number; ts: number; metrics: string };
+
+export class RetentionSweep {
+  readonly #nextDevice;
+  readonly #expired;
+  readonly #expiredRecent;
+  readonly #upsert;
+  readonly #delete;
+  readonly #deleteRecent;
+  readonly #deleteRollups;
+  /** The last device the round finished ('' before the first); undefined between rounds. */
+  #cursor: string | undefined;
+  #devicesDone = false;
+  #roundNow = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: RetentionPolicy,
+  ) {
+    // The next device after the cursor with samples; each side is an index seek.
+    this.#nextDevice = db.prepare<{ after: string }, { id: string | null }>(
+      `SELECT min(id) AS id FROM (
+         SELECT min(device_id) AS id FROM telemetry WHERE device_id > @after
+         UNION ALL SELECT min(device_id) FROM telemetry_recent WHERE device_id > @after)`,
+    );
+    this.#expired = db.prepare<{ id: string; cutoff: number; limit: number }, Expired>(
+      `SELECT boot_id, seq, ts, metrics FROM telemetry INDEXED BY telemetry_device_ts
+       WHERE device_id = @id AND ts < @cutoff ORDER BY ts LIMIT @limit`,
+    );
+    this.#expiredRecent = db.prepare<{ id: string; cutoff: number; limit: number }, Expired>(
+      'SELECT boot_id, seq, ts, metrics FROM telemetry_recent WHERE device_id = @id AND ts < @cutoff LIMIT @limit',
+    );
+    this.#upsert = db.prepare(
       `INSERT INTO telemetry_rollup (device_id, metric, bucket_sec, bucket_start, count, min, max, sum)
        VALUES (?, ?, ?, ?, 1, ?, ?, ?)
        ON CONFLICT (device_id, metric, bucket_sec, bucket_start) DO UPDATE SET
          count = count + 1, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`,
     );
-    const del = db.prepare('DELETE FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?');
-    const delRecent = db.prepare('DELETE FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?');
-    for (const r of old) {
-      const bucket = Math.floor(r.ts / bucketMs) * bucketMs;
-      for (const [metric, v] of Object.entries(JSON.parse(r.metrics) as Record<string, number>)) {
-        upsert.run(r.device_id, metric, p.rollupBucketSec, bucket, v, v, v);
-      }
-      if (del.run(r.device_id, r.boot_id, r.seq).changes === 0) delRecent.run(r.device_id, r.boot_id, r.seq);
+    this.#delete = db.prepare('DELETE FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?');
+    this.#deleteRecent = db.prepare('DELETE FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?');
+    this.#deleteRollups = db.prepare<{ cutoff: number; limit: number }>(
+      `DELETE FROM telemetry_rollup WHERE (device_id, metric, bucket_sec, bucket_start) IN (
+         SELECT device_id, metric, bucket_sec, bucket_start FROM telemetry_rollup INDEXED BY telemetry_rollup_start
+         WHERE bucket_start < @cutoff ORDER BY bucket_start LIMIT @limit)`,
+    );
+  }
+
+  /** True between start() and the step that finds nothing left. */
+  get running(): boolean {
+    return this.#cursor !== undefined;
+  }
+
+  /** Begins a round; `now` sets the cutoffs for all of it. */
+  start(now = Date.now()): void {
+    if (this.#cursor === undefined) {
+      this.#cursor = '';
+      this.#devicesDone = false;
     }
-    const rollupsDeleted = db
-      .prepare('DELETE FROM telemetry_rollup WHERE bucket_start < ?')
-      .run(now - p.rollupDays * DAY).changes;
-    return { rolledUp: old.length, deleted: old.length, rollupsDeleted };
-  })();
-  return result;
+    this.#roundNow = now;
+  }
+
+  /**
+   * Folds and deletes up to `maxSamples` expired samples, then deletes up to as many expired
+   * rollups, in one transaction. The round ends (running turns false) once both are done.
+   */
+  step(maxSamples: number): RetentionCount {
+    const count: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+    if (this.#cursor === undefined) return count;
+    const cutoff = this.#roundNow - this.policy.rawDays * DAY;
+    const rollupCutoff = this.#roundNow - this.policy.rollupDays * DAY;
+    // IMMEDIATE: the step reads before it writes (telemetry-merge.ts says why that matters).
+    this.db
+      .transaction(() => {
+        while (count.rolledUp < maxSamples && !this.#devicesDone) {
+          const id = this.#nextDevice.get({ after: this.#cursor as string })?.id ?? null;
+          if (id === null) {
+            this.#devicesDone = true;
+            break;
+          }
+          const limit = maxSamples - count.rolledUp;
+          const main = this.#fold(id, this.#expired.all({ id, cutoff, limit }), false);
+          const recent = this.#fold(id, this.#expiredRecent.all({ id, cutoff, limit: limit - main }), true);
+          count.rolledUp += main + recent;
+          count.recentDeleted += recent;
+          // A device with more than the step holds is finished by the next step.
+          if (main + recent === limit) return;
+          this.#cursor = id;
+        }
+        const limit = maxSamples - count.rolledUp;
+        if (!this.#devicesDone || limit <= 0) return;
+        count.rollupsDeleted = this.#deleteRollups.run({ cutoff: rollupCutoff, limit }).changes;
+        if (count.rollupsDeleted < limit) this.#cursor = undefined;
+      })
+      .immediate();
+    return count;
+  }
+
+  /** Adds each sample to its rollup buckets and deletes it; answers how many. */
+  #fold(id: string, rows: Expired[], recent: boolean): number {
+    const bucketMs = this.policy.rollupBucketSec * 1000;
+    const del = recent ? this.#deleteRecent : this.#delete;
+    for (const r of rows) {
+      const bucket = Math.floor(r.ts / bucketMs) * bucketMs;
+      for (const [metric, v] of Object.entries(JSON.parse(r.metrics) as Record<string, number>))
+        this.#upsert.run(id, metric, this.policy.rollupBucketSec, bucket, v, v, v);
+      del.run(id, r.boot_id, r.seq);
+    }
+    return rows.length;
+  }
+}
+
+/** A whole round at once (tests, and a gateway's data dir opened by hand). */
+export function runRetention(db: Db, p: RetentionPolicy, now = Date.now(), stepSamples = 5_000): RetentionCount {
+  const sweep = new RetentionSweep(db, p);
+  sweep.start(now);
+  const total: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+  while (sweep.running) {
+    const c = sweep.step(stepSamples);
+    total.rolledUp += c.rolledUp;
+    total.recentDeleted += c.recentDeleted;
+    total.rollupsDeleted += c.rollupsDeleted;
+  }
+  return total;
 }
 
 export function queryRollup(db: Db, deviceId: string, metric: string, from: number, to: number): unknown[] {

@@ -65,10 +65,15 @@ export class TelemetryMerge {
     return moved;
   }
 
-  /** Moves everything, in steps of `maxRows`, each its own transaction (for an idle writer). */
+  /**
+   * Moves everything, in steps of `maxRows`, each its own transaction (for an idle writer).
+   * BEGIN IMMEDIATE: a step reads before it writes, and a deferred transaction whose snapshot
+   * another connection has written past cannot become a writer (SQLITE_BUSY at once, without
+   * the busy timeout).
+   */
   all(maxRows: number): number {
     let moved = 0;
-    const step = this.db.transaction(() => this.step(maxRows));
+    const step = this.db.transaction(() => this.step(maxRows)).immediate;
     for (let n = step(); n > 0; n = step()) moved += n;
     return moved;
   }

@@ -5,13 +5,23 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.ts';
+import { type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
 import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
+
+/** What the thread is started with (TelemetryWriter.start). */
+export interface WriterOptions {
+  file: string;
+  /** Retention rounds every `everyMs`, the first one at most 10 s after start; none without it. */
+  retention?: RetentionPolicy & { everyMs: number };
+}
 
 export type WriterRequest = { type: 'write'; id: number; samples: SampleColumns; now: number } | { type: 'close' };
 export type WriterReply =
   | { type: 'ready' }
   | { type: 'written'; id: number; fresh: Uint8Array }
   | { type: 'failed'; id: number; message: string; code?: string }
+  | ({ type: 'retention' } & RetentionCount)
+  | { type: 'retention-failed'; message: string }
   | { type: 'closed' };
 
 const port = parentPort;
@@ -19,7 +29,8 @@ if (!port) throw new Error('telemetry-writer-thread runs only as a worker thread
 const post = (m: WriterReply, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 // The parent opened the file first: integrity checked and migrations run there.
-const db = openDatabase((workerData as { file: string }).file, { integrity: 'skip' });
+const opts = workerData as WriterOptions;
+const db = openDatabase(opts.file, { integrity: 'skip' });
 // Checkpoints happen here, off the event loop (the gateway turns them off on its own
 // connection). Samples from many devices dirty a page each, so a commit of a thousand
 // samples writes more than SQLite's default 1,000-page threshold: with it, every commit
@@ -39,11 +50,48 @@ let lastWrite = 0;
 let ticks = 0;
 const checkpoints = setInterval(() => {
   telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
+  retentionSteps();
   if (++ticks % 5 !== 0) return;
   if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
   db.pragma('wal_checkpoint(PASSIVE)');
 }, 1000);
 checkpoints.unref();
+
+// Retention runs here, between commits: each second at most RETENTION_BUDGET_MS of steps of
+// RETENTION_STEP samples (a few ms of commit latency each), until the round is done.
+const RETENTION_STEP = 2000;
+const RETENTION_BUDGET_MS = 100;
+const retention = opts.retention;
+let sweep = retention && new RetentionSweep(db, retention);
+let nextRound = retention ? Date.now() + Math.min(retention.everyMs, 10_000) : Number.POSITIVE_INFINITY;
+let round: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+function retentionSteps(): void {
+  if (!retention || !sweep) return;
+  try {
+    if (!sweep.running) {
+      if (Date.now() < nextRound) return;
+      nextRound = Date.now() + retention.everyMs;
+      sweep.start();
+    }
+    const until = performance.now() + RETENTION_BUDGET_MS;
+    do {
+      const c = sweep.step(RETENTION_STEP);
+      round.rolledUp += c.rolledUp;
+      round.recentDeleted += c.recentDeleted;
+      round.rollupsDeleted += c.rollupsDeleted;
+      telemetry.merge.recentRows = Math.max(0, telemetry.merge.recentRows - c.recentDeleted);
+    } while (sweep.running && performance.now() < until);
+    if (!sweep.running) {
+      post({ type: 'retention', ...round });
+      round = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+    }
+  } catch (e) {
+    // The round is given up; the next one starts after everyMs, from the first device.
+    sweep = new RetentionSweep(db, retention);
+    round = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+    post({ type: 'retention-failed', message: (e as Error).message });
+  }
+}
 
 port.on('message', (m: WriterRequest) => {
   if (m.type === 'close') {

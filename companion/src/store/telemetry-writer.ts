@@ -9,8 +9,15 @@
  */
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
+import type { RetentionCount } from './retention.ts';
 import type { SampleColumns } from './telemetry.ts';
-import type { WriterReply, WriterRequest } from './telemetry-writer-thread.ts';
+import type { WriterOptions, WriterReply, WriterRequest } from './telemetry-writer-thread.ts';
+
+/** What the thread reports besides commits (the gateway logs it). */
+export interface WriterEvents {
+  retention?(count: RetentionCount): void;
+  retentionFailed?(message: string): void;
+}
 
 const ENTRY = new URL('../util/ts-worker.js', import.meta.url);
 const MODULE = new URL('./telemetry-writer-thread.ts', import.meta.url).href;
@@ -24,11 +31,18 @@ export class TelemetryWriter {
   #nextId = 1;
   #closed = false;
 
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly opts: WriterOptions,
+    private readonly events: WriterEvents,
+  ) {}
 
   /** Starts the thread and waits until its connection is open, so a bad file fails start-up. */
-  static async start(file: string): Promise<TelemetryWriter> {
-    const w = new TelemetryWriter(file);
+  static async start(
+    file: string,
+    opts: Omit<WriterOptions, 'file'> = {},
+    events: WriterEvents = {},
+  ): Promise<TelemetryWriter> {
+    const w = new TelemetryWriter({ ...opts, file }, events);
     await w.#spawn();
     return w;
   }
@@ -64,7 +78,7 @@ export class TelemetryWriter {
 
   #spawn(): Promise<Worker> {
     this.#starting ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(ENTRY, { workerData: { module: MODULE, file: this.file } });
+      const worker = new Worker(ENTRY, { workerData: { module: MODULE, ...this.opts } });
       let ready = false;
       worker.on('message', (m: WriterReply) => {
         if (m.type === 'ready') {
@@ -81,6 +95,11 @@ export class TelemetryWriter {
           p?.reject(
             new StoreError('STORE_WRITE', `telemetry commit failed: ${m.message}${m.code ? ` (${m.code})` : ''}`),
           );
+        } else if (m.type === 'retention') {
+          const { type: _, ...count } = m;
+          this.events.retention?.(count);
+        } else if (m.type === 'retention-failed') {
+          this.events.retentionFailed?.(m.message);
         } else if (m.type === 'closed') {
           void worker.terminate();
         }

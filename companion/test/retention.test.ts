@@ -1,0 +1,131 @@
+/**
+ * Retention and downsampling (store/retention.ts) on real SQLite files: a round folds every
+ * expired sample into its hourly rollups and deletes it, however many there are and in
+ * whichever table they wait; expired rollups go; and the gateway's writer thread runs the
+ * rounds by itself.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DB_FILE, Store } from '../src/store/index.ts';
+import type { RetentionCount } from '../src/store/retention.ts';
+import { RetentionSweep, runRetention } from '../src/store/retention.ts';
+import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
+import { tempDir } from './helpers.ts';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const NOW = 1000 * DAY;
+const POLICY = { rawDays: 30, rollupBucketSec: 3600, rollupDays: 365 };
+const KEY = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' };
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function open() {
+  const t = tempDir();
+  const s = Store.open(t.dir);
+  cleanups.push(() => t.remove());
+  cleanups.push(() => s.close());
+  return { s, dir: t.dir };
+}
+
+/** `n` samples of one device, one a second from `from`, metric t = seq. */
+function seed(s: Store, deviceId: string, n: number, from: number, firstSeq = 0) {
+  if (!s.devices.get(deviceId)) s.devices.register(deviceId, KEY);
+  const rows = Array.from({ length: n }, (_, i) => ({
+    deviceId,
+    bootId: 'b',
+    seq: firstSeq + i,
+    ts: from + i * 1000,
+    metrics: { t: firstSeq + i },
+  }));
+  for (let i = 0; i < rows.length; i += 5000) s.telemetry.insertMany(rows.slice(i, i + 5000));
+}
+
+const counts = (s: Store) =>
+  s.db
+    .prepare(
+      `SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent,
+              (SELECT count(*) FROM telemetry_rollup) AS rollups`,
+    )
+    .get() as { main: number; recent: number; rollups: number };
+
+describe('retention', () => {
+  it('folds every expired sample in one round, however many the steps are, and keeps the fresh ones', () => {
+    const { s } = open();
+    const old = NOW - 40 * DAY;
+    seed(s, 'r-a', 12_000, old); // 3 h 20 min of samples, 12 steps of 1,000
+    s.telemetry.merge.all(5000); // r-a's samples now in telemetry …
+    seed(s, 'r-b', 30, old); // … r-b's still wait in telemetry_recent
+    seed(s, 'r-b', 5, NOW - 1000 * 60, 1000); // fresh
+    seed(s, 'r-c', 5, NOW - 1000 * 60); // fresh only
+    const r = runRetention(s.db, POLICY, NOW, 1000);
+    expect(r).toEqual({ rolledUp: 12_030, recentDeleted: 30, rollupsDeleted: 0 });
+    expect(s.telemetry.count('r-a')).toBe(0);
+    expect(s.telemetry.count('r-b')).toBe(5);
+    expect(s.telemetry.count('r-c')).toBe(5);
+    // r-a: hourly buckets of t = 0..11,999 (3,600 a bucket, the last one 1,200).
+    const buckets = s.db
+      .prepare(
+        `SELECT bucket_start AS start, count, min, max, sum FROM telemetry_rollup
+         WHERE device_id = 'r-a' AND metric = 't' ORDER BY bucket_start`,
+      )
+      .all() as { start: number; count: number; min: number; max: number; sum: number }[];
+    const first = Math.floor(old / HOUR) * HOUR;
+    const offset = (old - first) / 1000; // samples of the first hour before `old`
+    expect(buckets.map((b) => b.count).reduce((a, x) => a + x, 0)).toBe(12_000);
+    expect(buckets[0]).toMatchObject({ start: first, count: 3600 - offset, min: 0, max: 3599 - offset });
+    for (const b of buckets) expect(b.sum).toBe(((b.min + b.max) * b.count) / 2);
+    expect(s.db.prepare("SELECT count FROM telemetry_rollup WHERE device_id = 'r-b'").get()).toEqual({ count: 30 });
+  });
+
+  it('deletes rollups older than rollupDays and keeps the rest', () => {
+    const { s } = open();
+    s.devices.register('r-d', KEY);
+    const insert = s.db.prepare(
+      `INSERT INTO telemetry_rollup (device_id, metric, bucket_sec, bucket_start, count, min, max, sum)
+       VALUES ('r-d', ?, 3600, ?, 1, 1, 1, 1)`,
+    );
+    for (let h = 0; h < 500; h++) {
+      insert.run('t', NOW - 366 * DAY - h * HOUR); // expired
+      insert.run('rssi', NOW - 366 * DAY - h * HOUR); // expired
+    }
+    for (let h = 0; h < 10; h++) insert.run('t', NOW - 10 * DAY - h * HOUR);
+    const r = runRetention(s.db, POLICY, NOW, 300);
+    expect(r.rollupsDeleted).toBe(1000);
+    expect(counts(s)).toEqual({ main: 0, recent: 0, rollups: 10 });
+  });
+
+  it('goes step by step: each step holds at most its samples, and a round ends once nothing is left', () => {
+    const { s } = open();
+    seed(s, 'r-e', 2500, NOW - 40 * DAY);
+    seed(s, 'r-f', 700, NOW - 40 * DAY);
+    const sweep = new RetentionSweep(s.db, POLICY);
+    expect(sweep.running).toBe(false);
+    expect(sweep.step(1000).rolledUp).toBe(0); // no round started
+    sweep.start(NOW);
+    const steps: number[] = [];
+    while (sweep.running) steps.push(sweep.step(1000).rolledUp);
+    // r-e's 2,500 over three steps, the third finishing it and starting r-f; then the rest.
+    expect(steps).toEqual([1000, 1000, 1000, 200]);
+    expect(counts(s).main + counts(s).recent).toBe(0);
+  });
+
+  it("runs on the writer's thread by itself, and says what a round did", async () => {
+    const { s, dir } = open();
+    seed(s, 'r-g', 3000, Date.now() - 40 * DAY);
+    seed(s, 'r-g', 10, Date.now() - 60_000, 5000);
+    const done = new Promise<RetentionCount>((resolve) => {
+      void TelemetryWriter.start(
+        join(dir, DB_FILE),
+        { retention: { ...POLICY, everyMs: 1000 } },
+        { retention: resolve, retentionFailed: (m) => resolve(Promise.reject(new Error(m))) },
+      ).then((w) => cleanups.push(() => w.close()));
+    });
+    const r = await done;
+    expect(r).toEqual({ rolledUp: 3000, recentDeleted: 3000, rollupsDeleted: 0 });
+    expect(s.telemetry.count('r-g')).toBe(10);
+  });
+});
