@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config.ts';
 import { DeviceAuthenticator } from './device/auth.ts';
 import { CommandService } from './device/commands.ts';
 import type { HubContext } from './device/context.ts';
+import { effectiveConfig, sendConfig } from './device/device-config.ts';
 import { DeviceEndpoint } from './device/endpoint.ts';
 import { Ingest } from './device/ingest.ts';
 import { SessionRegistry } from './device/sessions.ts';
@@ -137,6 +138,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
         if (status.state === 'revoked') s.close(CloseCode.REVOKED, 'device revoked');
         else if (status.state === 'online' && status.since > s.startedAt)
           s.close(CloseCode.SUPERSEDED, 'superseded by a newer session');
+      },
+      // Changed on another instance; the session, if any, is here. The store has the values.
+      config: (deviceId) => {
+        sendConfig(sessions, deviceId, effectiveConfig(store.devices.configOf(deviceId), config.limits));
       },
     });
 

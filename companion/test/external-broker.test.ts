@@ -51,6 +51,16 @@ function seen(filter: (topic: string, body: Record<string, unknown>) => boolean,
   });
 }
 
+/** A device of the shared store, connected to `on` and past its welcome. */
+async function welcomed(on: typeof a, id: string, keys?: Awaited<ReturnType<typeof registerDevice>>) {
+  const k = keys ?? (await registerDevice(a.gw, id));
+  const d = await TestDevice.connect(on.gw, on.ca, id, k.priv);
+  devices.push(d);
+  d.hello(id);
+  await d.next('welcome');
+  return { d, keys: k };
+}
+
 describe('external broker (Mosquitto)', () => {
   it('publishes telemetry and retained status to the external broker', async () => {
     const keys = await registerDevice(b.gw, 'ext-tel');
@@ -70,11 +80,7 @@ describe('external broker (Mosquitto)', () => {
 describe('two gateway instances sharing a fleet', () => {
   it('a command sent to instance A reaches the device held by instance B, and its result comes back', async () => {
     const admin = a.gw.store.apiKeys.create('admin', 'admin').key;
-    const keys = await registerDevice(a.gw, 'fleet-1');
-    const d = await TestDevice.connect(b.gw, b.ca, 'fleet-1', keys.priv);
-    devices.push(d);
-    d.hello('fleet-1');
-    await d.next('welcome');
+    const { d } = await welcomed(b, 'fleet-1');
     expect(a.gw.sessions.get('fleet-1')).toBeUndefined();
     const sent = await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-1/commands', {
       key: admin,
@@ -96,27 +102,37 @@ describe('two gateway instances sharing a fleet', () => {
   });
 
   it('a device that logs in on instance A supersedes its session on instance B (4001)', async () => {
-    const keys = await registerDevice(a.gw, 'fleet-2');
-    const onB = await TestDevice.connect(b.gw, b.ca, 'fleet-2', keys.priv);
-    devices.push(onB);
-    onB.hello('fleet-2');
-    await onB.next('welcome');
+    const { d: onB, keys } = await welcomed(b, 'fleet-2');
     await new Promise((r) => setTimeout(r, 20));
-    const onA = await TestDevice.connect(a.gw, a.ca, 'fleet-2', keys.priv);
-    devices.push(onA);
-    onA.hello('fleet-2');
-    await onA.next('welcome');
+    await welcomed(a, 'fleet-2', keys);
     expect(await onB.closed()).toBe(CloseCode.SUPERSEDED);
     expect(a.gw.sessions.get('fleet-2')).toBeDefined();
   });
 
+  it('a configuration change made on instance A reaches the device held by instance B', async () => {
+    const op = a.gw.store.apiKeys.create('op-config', 'operate').key;
+    const { d } = await welcomed(b, 'fleet-4');
+    const published = seen((tp) => tp === topics.config('fleet-4'));
+    const r = await api(a.gw, a.ca, 'PUT', '/api/v1/devices/fleet-4/config', { key: op, body: { telemetrySec: 7 } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ telemetrySec: 7, delivered: false }); // not held by A …
+    expect(await published).toMatchObject({ telemetrySec: 7, instance: 'gw-a' });
+    // … so B sends it, with both intervals in force.
+    expect(await d.next('config')).toMatchObject({ telemetrySec: 7, heartbeatSec: a.gw.config.limits.heartbeatSec });
+    // On the instance that holds the session, it is sent once, from there.
+    const again = await api(b.gw, b.ca, 'PUT', '/api/v1/devices/fleet-4/config', {
+      key: op,
+      body: { telemetrySec: 9 },
+    });
+    expect(again.body).toMatchObject({ telemetrySec: 9, delivered: true });
+    expect(await d.next('config')).toMatchObject({ telemetrySec: 9 });
+    await new Promise((r) => setTimeout(r, 300)); // A, which does not hold it, sends nothing
+    expect(d.inbox.filter((m) => m.type === 'config')).toEqual([]);
+  });
+
   it('revoking on instance A closes the session on instance B (4003)', async () => {
     const admin = a.gw.store.apiKeys.create('admin2', 'admin').key;
-    const keys = await registerDevice(a.gw, 'fleet-3');
-    const d = await TestDevice.connect(b.gw, b.ca, 'fleet-3', keys.priv);
-    devices.push(d);
-    d.hello('fleet-3');
-    await d.next('welcome');
+    const { d } = await welcomed(b, 'fleet-3');
     expect((await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-3/revoke', { key: admin })).status).toBe(200);
     expect(await d.closed()).toBe(CloseCode.REVOKED);
   });

@@ -110,6 +110,15 @@ describe('MQTT (embedded aedes)', () => {
     d.send({ type: 'command_result', id: 'mq-1', status: 'ok', result: { blinked: 3 } });
     expect((await result).body).toMatchObject({ id: 'mq-1', status: 'ok', result: { blinked: 3 } });
     expect(t.gw.store.commands.get('mq-1')?.status).toBe('ok');
+    // The config topic is the gateways' alone: an operate key's publish there is refused
+    // (aedes closes the client) and reaches no device.
+    const closed = new Promise<void>((r) => op.once('close', () => r()));
+    op.publish(topics.config('mq-cmd'), JSON.stringify({ telemetrySec: 1, heartbeatSec: 5, instance: 'x' }), {
+      qos: 0,
+    });
+    await closed;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(d.inbox.filter((m) => m.type === 'config')).toEqual([]);
     d.close();
   });
 

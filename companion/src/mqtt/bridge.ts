@@ -127,6 +127,11 @@ export class Bridge {
     this.publish(topics.status(deviceId), { ...status, instance: this.opts.instanceId }, true, 1);
   }
 
+  /** An operator changed the device's intervals here (SPEC §1.7); the instance holding its session sends them. */
+  publishConfig(deviceId: string, config: { telemetrySec: number; heartbeatSec: number }): void {
+    this.publish(topics.config(deviceId), { ...config, instance: this.opts.instanceId }, false, 1);
+  }
+
   publishCommand(
     deviceId: string,
     cmd: { id: string; name: string; args?: Record<string, unknown>; expiresAt: number },
@@ -145,7 +150,19 @@ export class Bridge {
   async listen(handlers: {
     command: (deviceId: string, payload: Buffer) => void;
     status: (deviceId: string, status: DeviceStatus) => void;
+    /** A configuration change made on another instance (the values are read from the shared store). */
+    config: (deviceId: string) => void;
   }): Promise<void> {
+    await this.bus.subscribe('kiln/v1/+/config', (topic, payload) => {
+      const t = parseTopic(topic);
+      if (t?.kind !== 'config') return;
+      try {
+        const c = JSON.parse(payload.toString('utf8')) as { instance?: unknown };
+        if (typeof c?.instance === 'string' && c.instance !== this.opts.instanceId) handlers.config(t.deviceId);
+      } catch {
+        // Not a gateway's payload; ignore.
+      }
+    });
     await this.bus.subscribe('kiln/v1/+/cmd', (topic, payload) => {
       const t = parseTopic(topic);
       if (t?.kind === 'command') handlers.command(t.deviceId, payload);

@@ -77,6 +77,8 @@ export function toEvent(topic: string, payload: Buffer): OperatorEvent | undefin
         return undefined;
       return { type: 'command', deviceId: t.deviceId, id: b.id, status: 'pending', name: b.name };
     }
+    case 'config':
+      return undefined; // the device list shows the values in force (SPEC §4.4)
     case 'commandResult': {
       if (typeof b.status !== 'string' || !FINAL_STATUSES.has(b.status)) return undefined;
       if (b.deviceId !== undefined && (typeof b.deviceId !== 'string' || !isDeviceId(b.deviceId))) return undefined;

@@ -141,7 +141,8 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     res.json(show(row, online(row)));
   });
 
-  // Persisted, then sent at once on a live session here; otherwise the next welcome carries it.
+  // Persisted, then sent at once on a live session here, and published for the instance that
+  // holds the session if another one does (SPEC §4.4); an offline device gets it in its next welcome.
   r.put('/:id/config', limits.route('devices.config'), requireScope(d.operator, limits, 'operate'), (req, res) => {
     const id = deviceParam(req);
     const patch = checkConfigBody(req.body);
@@ -152,6 +153,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     store.devices.setConfig(id, patch);
     const config = effectiveConfig(store.devices.configOf(id), d.config.limits);
     const delivered = sendConfig(d.sessions, id, config);
+    d.bridge.publishConfig(id, config);
     audit(req, res, 'device.config', id, { ...patch, delivered });
     res.json({ deviceId: id, ...config, delivered });
   });
