@@ -17,7 +17,8 @@
  * native-fleet.ts): on these 2 shared cores the Node one (procs.ts) cost 30-37 µs of CPU per
  * message, 60-75 % of a core at 20,000 msgs/s, taken from the gateway being measured; real
  * devices do not run on the gateway's machine. KILN_BENCH_GEN=node uses the Node one there
- * too. The storms always use the Node one (it retries and resumes TLS sessions).
+ * too. The storms always use the Node one (it retries and resumes TLS sessions). The fleets
+ * are in fleets.ts, the baselines in baselines.ts.
  *
  * The simulated devices (procs.ts, role `devices`) do on the wire what a Kiln device does:
  * TLS 1.2 (ESP-IDF's esp-tls/mbedTLS default; firmware/sdkconfig.defaults does not enable
@@ -35,17 +36,14 @@
  * KILN_BENCH_PROF=DIR writes a V8 CPU profile of each gateway process to DIR, with the phase
  * boundaries in DIR/marks-<pid>.txt (on the profile's clock).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import { SecretBox } from '../src/secrets.ts';
 import { Store } from '../src/store/index.ts';
-import { ensureDevTls } from '../src/tls.ts';
 import { tempDir } from '../test/helpers.ts';
-import { startMosquitto } from '../test/mosquitto.ts';
-import { nativeFleet } from './native-fleet.ts';
-import { forkRole, type Reply, type Role, stopRoles } from './roles.ts';
+import { brokerBaselines, wsBaseline } from './baselines.ts';
+import { type LoadFleet, loadFleet, type NodeFleet, nodeFleet } from './fleets.ts';
+import { forkRole, type Role, stopRoles } from './roles.ts';
 
 const N = Number(process.env.KILN_BENCH_DEVICES ?? 10_000);
 const SMALL = Math.min(1000, N);
@@ -92,71 +90,6 @@ const row = (...cells: string[]) => {
   console.log(`  ${cells.join(' | ')}`);
 };
 
-async function fleet(url: string, ca: string, ids: string[], priv: object, raw = false) {
-  const half = Math.ceil(ids.length / 2);
-  const gens = [ids.slice(0, half), ids.slice(half)]
-    .filter((x) => x.length)
-    .map((part) => spawnRole('devices', { url, ca, ids: part, priv, raw }));
-  await Promise.all(gens.map((g) => g.ready));
-  const connect = async () => {
-    const rs = await Promise.all(gens.map((g) => g.ask({ cmd: 'connect', concurrency: 64 }, 'connect')));
-    const c = rs.map((r) => r.connect as { ms: number; connected: number; failed: number });
-    return {
-      ms: Math.max(...c.map((x) => x.ms)),
-      connected: c.reduce((a, x) => a + x.connected, 0),
-      failed: c.reduce((a, x) => a + x.failed, 0),
-      genCpuMs: (rs.map((r) => r.connect) as { cpuMs: number }[]).reduce((a, x) => a + x.cpuMs, 0),
-    };
-  };
-  /** ratePerDevice in samples/s; batch samples per message (telemetry_batch when > 1). */
-  const telemetry = async (ratePerDevice: number, batch = 1, durationMs = PHASE_MS) => {
-    const rs = await Promise.all(
-      gens.map((g) => g.ask({ cmd: 'telemetry', ratePerDevice, batch, durationMs }, 'telemetry')),
-    );
-    const t = rs.map(
-      (r) =>
-        r.telemetry as {
-          sent: number;
-          messages: number;
-          acked: number;
-          p50: number;
-          p99: number;
-          cpuMs: number;
-          loopP99: number;
-        },
-    );
-    return {
-      sent: t.reduce((a, x) => a + x.sent, 0),
-      messages: t.reduce((a, x) => a + x.messages, 0),
-      acked: t.reduce((a, x) => a + x.acked, 0),
-      p50: Math.max(...t.map((x) => x.p50)),
-      p99: Math.max(...t.map((x) => x.p99)),
-      genCpuMs: t.reduce((a, x) => a + x.cpuMs, 0),
-      loopP99: Math.max(...t.map((x) => x.loopP99)),
-    };
-  };
-  const stop = async () => {
-    for (const g of gens) g.proc.send({ cmd: 'stop' });
-    await Promise.all(gens.map((g) => new Promise((r) => g.proc.once('exit', r))));
-  };
-  return { gens, connect, telemetry, stop };
-}
-
-/** The fleet for the connect and telemetry phases: the native generator unless KILN_BENCH_GEN=node. */
-async function loadFleet(url: string, ca: string, ids: string[], priv: object, raw = false) {
-  if (process.env.KILN_BENCH_GEN === 'node') return fleet(url, ca, ids, priv, raw);
-  // 128 handshakes in flight: as many as the two Node generator processes keep.
-  const f = await nativeFleet({ url, ca, ids, priv: priv as never, raw, concurrency: 128 });
-  return {
-    gens: undefined,
-    connect: () => f.connect(),
-    telemetry: (ratePerDevice: number, batch = 1, durationMs = PHASE_MS) =>
-      f.telemetry(ratePerDevice, batch, durationMs),
-    stop: () => f.stop(),
-  };
-}
-type LoadFleet = Awaited<ReturnType<typeof loadFleet>>;
-
 async function main() {
   const work = tempDir('kiln-bench-');
   console.log(
@@ -174,46 +107,16 @@ async function main() {
   const subKey = store.apiKeys.create('bench', 'read').key;
   store.close();
 
-  // ---- Baseline 1: a raw ws server over TLS (ack per message, no auth, no storage).
-  mkdirSync(`${work.dir}/ws-tls`);
-  const tls = ensureDevTls(`${work.dir}/ws-tls`, new SecretBox(randomBytes(32)));
-  const caPem = readFileSync(tls.caPath as string, 'utf8');
-  console.log('\n[baseline] raw ws over TLS');
-  const wsb = spawnRole('ws-baseline', { cert: tls.cert, key: tls.key });
-  const wsReady = await wsb.ready;
-  const wsRss0 = wsReady.rss as number;
-  const wsFleet = await loadFleet(wsReady.deviceUrl as string, caPem, ids, priv, true);
-  const wsConn = await wsFleet.connect();
-  const wsRss = (await wsb.ask({ cmd: 'rss' }, 'rss')).rss as number;
-  await wsFleet.telemetry(TARGET_RATE / N, 1, WARMUP_MS);
-  const wsCpu0 = (await wsb.ask({ cmd: 'cpu' }, 'cpu')).cpu as number;
-  const wsTel = await wsFleet.telemetry(TARGET_RATE / N);
-  const wsCpu1 = (await wsb.ask({ cmd: 'cpu' }, 'cpu')).cpu as number;
-  const wsTelB = await wsFleet.telemetry(BATCH_RATE / N, BATCH);
-  await wsFleet.stop();
-  wsb.proc.send({ cmd: 'stop' });
-
-  // ---- Baseline 2: brokers, 1 publisher -> 1 subscriber, 100 B, QoS 1.
-  console.log('[baseline] aedes and Mosquitto pub/sub (QoS 1, 100 B, 50,000 messages)');
-  const aedes = spawnRole('aedes-baseline', {});
-  const aedesUrl = (await aedes.ready).url as string;
-  const ps = async (cfg: object) => {
-    const r = spawnRole('mqtt-pubsub', cfg);
-    return new Promise<{ perSec: number; got: number }>((resolve) =>
-      r.proc.on('message', (m: Reply) => m.pubsub && resolve(m.pubsub as { perSec: number; got: number })),
-    );
-  };
-  const aedesRate = await ps({ url: aedesUrl, qos: 1, count: 50_000 });
-  aedes.proc.send({ cmd: 'stop' });
-  const mosq = await startMosquitto();
-  const mosqRate = await ps({
-    url: `mqtt://127.0.0.1:${mosq.port}`,
-    username: mosq.user,
-    password: mosq.password,
-    qos: 1,
-    count: 50_000,
+  // ---- Baselines: a raw ws server over TLS (ack per message, no auth, no storage); brokers.
+  const ws = await wsBaseline(work.dir, ids, priv, {
+    phaseMs: PHASE_MS,
+    warmupMs: WARMUP_MS,
+    rate: TARGET_RATE,
+    batchRate: BATCH_RATE,
+    batch: BATCH,
   });
-  await mosq.stop();
+  const { wsRss0, wsRss, wsConn, wsTel, wsTelB } = ws;
+  const { aedesRate, mosqRate } = await brokerBaselines();
 
   // ---- The gateway, in its own process.
   console.log('[gateway] starting');
@@ -259,12 +162,12 @@ async function main() {
   type GcCount = { majors: number; maxPauseMs: number };
   const sustained: { p99: number; e2eP99: number; acked: number; delivered: number; majors: number; rss: number }[] =
     [];
-  let big: Awaited<ReturnType<typeof fleet>> | undefined;
+  let big: NodeFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
     console.log(
       `[gateway] ${n} devices: connect, then telemetry at ${fmt(TARGET_RATE)} msgs/s (1 sample each), then ${fmt(BATCH_RATE)} samples/s in batches of ${BATCH}, ${PHASE_MS} ms each`,
     );
-    const f = await loadFleet(gwReady.deviceUrl as string, ca, ids.slice(0, n), priv);
+    const f = await loadFleet(gwReady.deviceUrl as string, ca, ids.slice(0, n), priv, false, PHASE_MS);
     const cc0 = await gwCpu(`connect-${n}-start`);
     const conn = await f.connect();
     const connGwCpuMs = (await gwCpu(`connect-${n}-end`)) - cc0;
@@ -289,13 +192,13 @@ async function main() {
         rss: after.rss as number,
       });
     }
-    if (n === N && f.gens) big = f as Awaited<ReturnType<typeof fleet>>;
+    if (n === N && f.gens) big = f as NodeFleet;
     else await f.stop();
   }
   if (!big) {
     // The storms need devices that reconnect by themselves: the Node generator's.
     console.log(`[gateway] ${N} devices (Node generator) for the reconnect storms`);
-    big = await fleet(gwReady.deviceUrl as string, ca, ids, priv);
+    big = await nodeFleet(gwReady.deviceUrl as string, ca, ids, priv, false, PHASE_MS);
     await big.connect();
   }
 
@@ -438,7 +341,7 @@ async function main() {
       row(
         `  CPU during the phase`,
         `gateway ${cpuShare(ph.gwCpuMs, PHASE_MS)}, generators ${cpuShare(ph.tel.genCpuMs, PHASE_MS)} (their 10 ms tick late by ${fmt(ph.tel.loopP99, 1)} ms at p99), subscriber ${cpuShare(ph.sub.cpuMs, PHASE_MS + 500)}`,
-        n === N && label === '1 sample per message' ? `raw ws server ${cpuShare(wsCpu1 - wsCpu0, PHASE_MS)}` : '',
+        n === N && label === '1 sample per message' ? `raw ws server ${cpuShare(ws.cpuMs, PHASE_MS)}` : '',
         '',
         '2 cores = 200%',
       );
