@@ -62,7 +62,7 @@ describe('retention', () => {
     seed(s, 'r-b', 5, NOW - 1000 * 60, 1000); // fresh
     seed(s, 'r-c', 5, NOW - 1000 * 60); // fresh only
     const r = runRetention(s.db, POLICY, NOW, 1000);
-    expect(r).toEqual({ rolledUp: 12_030, recentDeleted: 30, rollupsDeleted: 0 });
+    expect(r).toEqual({ rolledUp: 12_030, recentDeleted: 30, rollupsDeleted: 0, auditDeleted: 0 });
     expect(s.telemetry.count('r-a')).toBe(0);
     expect(s.telemetry.count('r-b')).toBe(5);
     expect(s.telemetry.count('r-c')).toBe(5);
@@ -98,6 +98,16 @@ describe('retention', () => {
     expect(counts(s)).toEqual({ main: 0, recent: 0, rollups: 10 });
   });
 
+  it('deletes audit entries older than auditDays, and keeps them all without it', () => {
+    const { s } = open();
+    for (let d = 0; d < 700; d++)
+      s.audit.record({ actor: 'key:k', action: 'apikey.create', target: `t${d}` }, NOW - d * DAY);
+    expect(runRetention(s.db, POLICY, NOW, 100).auditDeleted).toBe(0); // no auditDays: kept
+    expect(runRetention(s.db, { ...POLICY, auditDays: 365 }, NOW, 100).auditDeleted).toBe(700 - 366);
+    const left = s.db.prepare('SELECT min(at) AS oldest, count(*) AS n FROM audit').get();
+    expect(left).toEqual({ oldest: NOW - 365 * DAY, n: 366 });
+  });
+
   it('goes step by step: each step holds at most its samples, and a round ends once nothing is left', () => {
     const { s } = open();
     seed(s, 'r-e', 2500, NOW - 40 * DAY);
@@ -117,15 +127,18 @@ describe('retention', () => {
     const { s, dir } = open();
     seed(s, 'r-g', 3000, Date.now() - 40 * DAY);
     seed(s, 'r-g', 10, Date.now() - 60_000, 5000);
+    s.audit.record({ actor: 'key:old', action: 'device.revoke', target: 'r-g' }, Date.now() - 400 * DAY);
+    s.audit.record({ actor: 'key:new', action: 'device.revoke', target: 'r-g' });
     const done = new Promise<RetentionCount>((resolve) => {
       void TelemetryWriter.start(
         join(dir, DB_FILE),
-        { retention: { ...POLICY, everyMs: 1000 } },
+        { retention: { ...POLICY, auditDays: 365, everyMs: 1000 } },
         { retention: resolve, retentionFailed: (m) => resolve(Promise.reject(new Error(m))) },
       ).then((w) => cleanups.push(() => w.close()));
     });
     const r = await done;
-    expect(r).toEqual({ rolledUp: 3000, recentDeleted: 3000, rollupsDeleted: 0 });
+    expect(r).toEqual({ rolledUp: 3000, recentDeleted: 3000, rollupsDeleted: 0, auditDeleted: 1 });
     expect(s.telemetry.count('r-g')).toBe(10);
+    expect(s.audit.list(10).map((e) => e.actor)).toEqual(['key:new']);
   });
 });

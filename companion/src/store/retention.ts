@@ -4,7 +4,8 @@
  * rollupDays are deleted.
  *
  * A round visits the devices in id order, each through the (device_id, ts) index, then the
- * expired rollups through their bucket_start index, in steps of a bounded number of rows:
+ * expired rollups and audit entries through their time indexes, in steps of a bounded
+ * number of rows:
  * no step scans a whole table, and a round ends only when nothing expired is left, so a
  * fleet that stores more samples an hour than one step holds still keeps up. The telemetry
  * writer's thread runs the steps (telemetry-writer-thread.ts), between its commits and off
@@ -16,6 +17,8 @@ export interface RetentionPolicy {
   rawDays: number;
   rollupBucketSec: number;
   rollupDays: number;
+  /** Audit entries are kept this long; forever without it. */
+  auditDays?: number;
 }
 
 export interface RetentionCount {
@@ -24,7 +27,10 @@ export interface RetentionCount {
   /** Of those, how many were still in telemetry_recent. */
   recentDeleted: number;
   rollupsDeleted: number;
+  auditDeleted: number;
 }
+
+export const noRetention = (): RetentionCount => ({ rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0, auditDeleted: 0 });
 
 const DAY = 86_400_000;
 
@@ -38,9 +44,11 @@ export class RetentionSweep {
   readonly #delete;
   readonly #deleteRecent;
   readonly #deleteRollups;
-  /** The last device the round finished ('' before the first); undefined between rounds. */
-  #cursor: string | undefined;
-  #devicesDone = false;
+  readonly #deleteAudit;
+  /** What the round is at; undefined between rounds. */
+  #phase: 'devices' | 'rollups' | 'audit' | undefined;
+  /** The last device the round finished ('' before the first). */
+  #cursor = '';
   #roundNow = 0;
 
   constructor(
@@ -73,53 +81,61 @@ export class RetentionSweep {
          SELECT device_id, metric, bucket_sec, bucket_start FROM telemetry_rollup INDEXED BY telemetry_rollup_start
          WHERE bucket_start < @cutoff ORDER BY bucket_start LIMIT @limit)`,
     );
+    this.#deleteAudit = db.prepare<{ cutoff: number; limit: number }>(
+      `DELETE FROM audit WHERE id IN (
+         SELECT id FROM audit INDEXED BY audit_at WHERE at < @cutoff ORDER BY at LIMIT @limit)`,
+    );
   }
 
   /** True between start() and the step that finds nothing left. */
   get running(): boolean {
-    return this.#cursor !== undefined;
+    return this.#phase !== undefined;
   }
 
-  /** Begins a round; `now` sets the cutoffs for all of it. */
+  /** Begins a round (unless one is running); `now` sets the cutoffs for all of it. */
   start(now = Date.now()): void {
-    if (this.#cursor === undefined) {
-      this.#cursor = '';
-      this.#devicesDone = false;
-    }
+    if (this.#phase) return;
+    this.#phase = 'devices';
+    this.#cursor = '';
     this.#roundNow = now;
   }
 
   /**
-   * Folds and deletes up to `maxSamples` expired samples, then deletes up to as many expired
-   * rollups, in one transaction. The round ends (running turns false) once both are done.
+   * Up to `maxRows` rows, in one transaction: expired samples folded and deleted, then
+   * expired rollups, then old audit entries. The round ends (running turns false) once the
+   * last of them is done.
    */
-  step(maxSamples: number): RetentionCount {
-    const count: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
-    if (this.#cursor === undefined) return count;
-    const cutoff = this.#roundNow - this.policy.rawDays * DAY;
-    const rollupCutoff = this.#roundNow - this.policy.rollupDays * DAY;
+  step(maxRows: number): RetentionCount {
+    const count = noRetention();
+    const { rawDays, rollupDays, auditDays } = this.policy;
     // IMMEDIATE: the step reads before it writes (telemetry-merge.ts says why that matters).
     this.db
       .transaction(() => {
-        while (count.rolledUp < maxSamples && !this.#devicesDone) {
-          const id = this.#nextDevice.get({ after: this.#cursor as string })?.id ?? null;
+        let left = maxRows;
+        while (left > 0 && this.#phase === 'devices') {
+          const id = this.#nextDevice.get({ after: this.#cursor })?.id ?? null;
           if (id === null) {
-            this.#devicesDone = true;
+            this.#phase = 'rollups';
             break;
           }
-          const limit = maxSamples - count.rolledUp;
-          const main = this.#fold(id, this.#expired.all({ id, cutoff, limit }), false);
-          const recent = this.#fold(id, this.#expiredRecent.all({ id, cutoff, limit: limit - main }), true);
+          const cutoff = this.#roundNow - rawDays * DAY;
+          const main = this.#fold(id, this.#expired.all({ id, cutoff, limit: left }), false);
+          const recent = this.#fold(id, this.#expiredRecent.all({ id, cutoff, limit: left - main }), true);
           count.rolledUp += main + recent;
           count.recentDeleted += recent;
+          left -= main + recent;
           // A device with more than the step holds is finished by the next step.
-          if (main + recent === limit) return;
-          this.#cursor = id;
+          if (left > 0) this.#cursor = id;
         }
-        const limit = maxSamples - count.rolledUp;
-        if (!this.#devicesDone || limit <= 0) return;
-        count.rollupsDeleted = this.#deleteRollups.run({ cutoff: rollupCutoff, limit }).changes;
-        if (count.rollupsDeleted < limit) this.#cursor = undefined;
+        if (left > 0 && this.#phase === 'rollups') {
+          count.rollupsDeleted = this.#deleteRollups.run({ cutoff: this.#roundNow - rollupDays * DAY, limit: left }).changes;
+          left -= count.rollupsDeleted;
+          if (left > 0) this.#phase = auditDays ? 'audit' : undefined;
+        }
+        if (left > 0 && this.#phase === 'audit' && auditDays) {
+          count.auditDeleted = this.#deleteAudit.run({ cutoff: this.#roundNow - auditDays * DAY, limit: left }).changes;
+          if (count.auditDeleted < left) this.#phase = undefined;
+        }
       })
       .immediate();
     return count;
@@ -139,17 +155,20 @@ export class RetentionSweep {
   }
 }
 
+/** Adds `c` into `total`. */
+export function addCount(total: RetentionCount, c: RetentionCount): void {
+  total.rolledUp += c.rolledUp;
+  total.recentDeleted += c.recentDeleted;
+  total.rollupsDeleted += c.rollupsDeleted;
+  total.auditDeleted += c.auditDeleted;
+}
+
 /** A whole round at once (tests, and a gateway's data dir opened by hand). */
-export function runRetention(db: Db, p: RetentionPolicy, now = Date.now(), stepSamples = 5_000): RetentionCount {
+export function runRetention(db: Db, p: RetentionPolicy, now = Date.now(), stepRows = 5_000): RetentionCount {
   const sweep = new RetentionSweep(db, p);
   sweep.start(now);
-  const total: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
-  while (sweep.running) {
-    const c = sweep.step(stepSamples);
-    total.rolledUp += c.rolledUp;
-    total.recentDeleted += c.recentDeleted;
-    total.rollupsDeleted += c.rollupsDeleted;
-  }
+  const total = noRetention();
+  while (sweep.running) addCount(total, sweep.step(stepRows));
   return total;
 }
 

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.ts';
-import { type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
+import { addCount, noRetention, type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
 import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
 
 /** What the thread is started with (TelemetryWriter.start). */
@@ -64,7 +64,7 @@ const RETENTION_BUDGET_MS = 100;
 const retention = opts.retention;
 let sweep = retention && new RetentionSweep(db, retention);
 let nextRound = retention ? Date.now() + Math.min(retention.everyMs, 10_000) : Number.POSITIVE_INFINITY;
-let round: RetentionCount = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+let round = noRetention();
 function retentionSteps(): void {
   if (!retention || !sweep) return;
   try {
@@ -76,19 +76,17 @@ function retentionSteps(): void {
     const until = performance.now() + RETENTION_BUDGET_MS;
     do {
       const c = sweep.step(RETENTION_STEP);
-      round.rolledUp += c.rolledUp;
-      round.recentDeleted += c.recentDeleted;
-      round.rollupsDeleted += c.rollupsDeleted;
+      addCount(round, c);
       telemetry.merge.recentRows = Math.max(0, telemetry.merge.recentRows - c.recentDeleted);
     } while (sweep.running && performance.now() < until);
     if (!sweep.running) {
       post({ type: 'retention', ...round });
-      round = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+      round = noRetention();
     }
   } catch (e) {
     // The round is given up; the next one starts after everyMs, from the first device.
     sweep = new RetentionSweep(db, retention);
-    round = { rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0 };
+    round = noRetention();
     post({ type: 'retention-failed', message: (e as Error).message });
   }
 }
