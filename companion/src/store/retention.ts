@@ -30,7 +30,12 @@ export interface RetentionCount {
   auditDeleted: number;
 }
 
-export const noRetention = (): RetentionCount => ({ rolledUp: 0, recentDeleted: 0, rollupsDeleted: 0, auditDeleted: 0 });
+export const noRetention = (): RetentionCount => ({
+  rolledUp: 0,
+  recentDeleted: 0,
+  rollupsDeleted: 0,
+  auditDeleted: 0,
+});
 
 const DAY = 86_400_000;
 
@@ -128,7 +133,10 @@ export class RetentionSweep {
           if (left > 0) this.#cursor = id;
         }
         if (left > 0 && this.#phase === 'rollups') {
-          count.rollupsDeleted = this.#deleteRollups.run({ cutoff: this.#roundNow - rollupDays * DAY, limit: left }).changes;
+          count.rollupsDeleted = this.#deleteRollups.run({
+            cutoff: this.#roundNow - rollupDays * DAY,
+            limit: left,
+          }).changes;
           left -= count.rollupsDeleted;
           if (left > 0) this.#phase = auditDays ? 'audit' : undefined;
         }
