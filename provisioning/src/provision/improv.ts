@@ -130,6 +130,7 @@ export class ImprovClient {
       };
       next();
     });
+    done.catch(() => {}); // given up on if the send fails (SerialLink.wait says why)
     await this.send(ImprovCommand.GET_WIFI_NETWORKS);
     await done;
     return networks.sort((a, b) => b.rssi - a.rssi);

@@ -103,7 +103,7 @@ export class SerialLink {
   }
 
   private wait<T>(waiters: Set<Waiter<T>>, match: (v: T) => boolean, ms: number, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    const answer = new Promise<T>((resolve, reject) => {
       const w: Waiter<T> = {
         match,
         resolve: (v) => {
@@ -123,6 +123,11 @@ export class SerialLink {
       timer.unref(); // a waiter left behind must not keep the process alive
       waiters.add(w);
     });
+    // Callers wait before they send; when the send fails (the port closed) they give up on
+    // this answer, and its timeout must not then end the process as an unhandled rejection.
+    // Whoever awaits it still gets the rejection.
+    answer.catch(() => {});
+    return answer;
   }
 
   async write(data: Uint8Array): Promise<void> {
