@@ -100,7 +100,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       join(config.dataDir, DB_FILE),
       { retention: config.retention },
       {
-        retention: (c) => c.rolledUp + c.rollupsDeleted > 0 && log.info(c, 'retention round done'),
+        retention: (c) => c.rolledUp + c.rollupsDeleted + c.auditDeleted > 0 && log.info(c, 'retention round done'),
         retentionFailed: (message) =>
           log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
       },

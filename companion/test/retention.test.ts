@@ -118,9 +118,24 @@ describe('retention', () => {
     sweep.start(NOW);
     const steps: number[] = [];
     while (sweep.running) steps.push(sweep.step(1000).rolledUp);
-    // r-e's 2,500 over three steps, the third finishing it and starting r-f; then the rest.
-    expect(steps).toEqual([1000, 1000, 1000, 200]);
+    // r-e's 2,500 over three steps, the third finishing it (its visit counts one) and
+    // starting r-f; then the rest.
+    expect(steps).toEqual([1000, 1000, 999, 201]);
     expect(counts(s).main + counts(s).recent).toBe(0);
+  });
+
+  it('visits a fleet with nothing expired in several steps, not one long write transaction', () => {
+    const { s } = open();
+    for (let i = 0; i < 40; i++) seed(s, `r-h${String(i).padStart(2, '0')}`, 1, NOW - 60_000);
+    const sweep = new RetentionSweep(s.db, POLICY);
+    sweep.start(NOW);
+    let steps = 0;
+    while (sweep.running) {
+      expect(sweep.step(10).rolledUp).toBe(0);
+      steps++;
+    }
+    expect(steps).toBe(5); // 40 visits of one each, 10 a step, then the step that finds the end
+    expect(s.telemetry.count()).toBe(40);
   });
 
   it("runs on the writer's thread by itself, and says what a round did", async () => {

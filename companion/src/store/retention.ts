@@ -4,12 +4,11 @@
  * rollupDays are deleted.
  *
  * A round visits the devices in id order, each through the (device_id, ts) index, then the
- * expired rollups and audit entries through their time indexes, in steps of a bounded
- * number of rows:
- * no step scans a whole table, and a round ends only when nothing expired is left, so a
- * fleet that stores more samples an hour than one step holds still keeps up. The telemetry
- * writer's thread runs the steps (telemetry-writer-thread.ts), between its commits and off
- * the event loop.
+ * expired rollups and audit entries through their time indexes, in steps of bounded work
+ * (each sample or row deleted, and each device visited, counts one). No step scans a whole
+ * table, and a round ends only when nothing expired is left, so a fleet that stores more
+ * samples an hour than one step holds still keeps up. The telemetry writer's thread runs
+ * the steps (telemetry-writer-thread.ts), between its commits and off the event loop.
  */
 import type { Db } from './db.ts';
 
@@ -106,17 +105,17 @@ export class RetentionSweep {
   }
 
   /**
-   * Up to `maxRows` rows, in one transaction: expired samples folded and deleted, then
-   * expired rollups, then old audit entries. The round ends (running turns false) once the
-   * last of them is done.
+   * Up to `maxWork` in one transaction (a sample or row deleted, or a device visited, is
+   * one): expired samples folded and deleted, then expired rollups, then old audit entries.
+   * The round ends (running turns false) once the last of them is done.
    */
-  step(maxRows: number): RetentionCount {
+  step(maxWork: number): RetentionCount {
     const count = noRetention();
     const { rawDays, rollupDays, auditDays } = this.policy;
     // IMMEDIATE: the step reads before it writes (telemetry-merge.ts says why that matters).
     this.db
       .transaction(() => {
-        let left = maxRows;
+        let left = maxWork;
         while (left > 0 && this.#phase === 'devices') {
           const id = this.#nextDevice.get({ after: this.#cursor })?.id ?? null;
           if (id === null) {
@@ -128,9 +127,12 @@ export class RetentionSweep {
           const recent = this.#fold(id, this.#expiredRecent.all({ id, cutoff, limit: left - main }), true);
           count.rolledUp += main + recent;
           count.recentDeleted += recent;
+          // A device with more than the step holds is finished by the next step. The visit
+          // counts too: a round over thousands of devices with nothing expired is many steps,
+          // not one long write transaction that holds telemetry commits back.
           left -= main + recent;
-          // A device with more than the step holds is finished by the next step.
           if (left > 0) this.#cursor = id;
+          left -= 1;
         }
         if (left > 0 && this.#phase === 'rollups') {
           count.rollupsDeleted = this.#deleteRollups.run({

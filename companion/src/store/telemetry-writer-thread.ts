@@ -50,39 +50,45 @@ let lastWrite = 0;
 let ticks = 0;
 const checkpoints = setInterval(() => {
   telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
-  retentionSteps();
+  retentionTick();
   if (++ticks % 5 !== 0) return;
   if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
   db.pragma('wal_checkpoint(PASSIVE)');
 }, 1000);
 checkpoints.unref();
 
-// Retention runs here, between commits: each second at most RETENTION_BUDGET_MS of steps of
-// RETENTION_STEP samples (a few ms of commit latency each), until the round is done.
-const RETENTION_STEP = 2000;
+// Retention runs here, between commits: each second, steps of RETENTION_STEP (a few ms
+// each), one per turn of this thread's event loop so that commits go in between, for at
+// most RETENTION_BUDGET_MS, until the round is done.
+const RETENTION_STEP = 500;
 const RETENTION_BUDGET_MS = 100;
 const retention = opts.retention;
 let sweep = retention && new RetentionSweep(db, retention);
 let nextRound = retention ? Date.now() + Math.min(retention.everyMs, 10_000) : Number.POSITIVE_INFINITY;
 let round = noRetention();
-function retentionSteps(): void {
+let budgetUntil = 0;
+let nextStep: NodeJS.Immediate | undefined;
+function retentionTick(): void {
+  if (!retention || !sweep || nextStep) return;
+  if (!sweep.running) {
+    if (Date.now() < nextRound) return;
+    nextRound = Date.now() + retention.everyMs;
+    sweep.start();
+  }
+  budgetUntil = performance.now() + RETENTION_BUDGET_MS;
+  retentionStep();
+}
+function retentionStep(): void {
+  nextStep = undefined;
   if (!retention || !sweep) return;
   try {
-    if (!sweep.running) {
-      if (Date.now() < nextRound) return;
-      nextRound = Date.now() + retention.everyMs;
-      sweep.start();
-    }
-    const until = performance.now() + RETENTION_BUDGET_MS;
-    do {
-      const c = sweep.step(RETENTION_STEP);
-      addCount(round, c);
-      telemetry.merge.recentRows = Math.max(0, telemetry.merge.recentRows - c.recentDeleted);
-    } while (sweep.running && performance.now() < until);
+    const c = sweep.step(RETENTION_STEP);
+    addCount(round, c);
+    telemetry.merge.recentRows = Math.max(0, telemetry.merge.recentRows - c.recentDeleted);
     if (!sweep.running) {
       post({ type: 'retention', ...round });
       round = noRetention();
-    }
+    } else if (performance.now() < budgetUntil) nextStep = setImmediate(retentionStep);
   } catch (e) {
     // The round is given up; the next one starts after everyMs, from the first device.
     sweep = new RetentionSweep(db, retention);
@@ -94,6 +100,7 @@ function retentionSteps(): void {
 port.on('message', (m: WriterRequest) => {
   if (m.type === 'close') {
     clearInterval(checkpoints);
+    if (nextStep) clearImmediate(nextStep);
     telemetry.flushRssi();
     db.close();
     post({ type: 'closed' });
