@@ -103,6 +103,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
         retention: (c) => c.rolledUp + c.rollupsDeleted + c.auditDeleted > 0 && log.info(c, 'retention round done'),
         retentionFailed: (message) =>
           log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
+        maintenanceFailed: (message) => log.warn({ message }, 'telemetry writer maintenance failed; retried in 1 s'),
+        stopped: (err) => log.error({ err }, 'the telemetry writer thread stopped; the next commit starts a new one'),
       },
     );
     cleanups.push(() => writer.close());

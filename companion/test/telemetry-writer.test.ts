@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/errors.ts';
 import { DB_FILE, Store } from '../src/store/index.ts';
 import { emptyColumns, pushSample, TelemetryRepo } from '../src/store/telemetry.ts';
-import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
+import { TelemetryWriter, type WriterEvents } from '../src/store/telemetry-writer.ts';
 import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -17,11 +17,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function writerOnNewStore() {
+async function writerOnNewStore(events: WriterEvents = {}) {
   const t = tempDir();
   const store = Store.open(t.dir);
   store.devices.register('w-1', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
-  const writer = await TelemetryWriter.start(join(t.dir, DB_FILE));
+  const writer = await TelemetryWriter.start(join(t.dir, DB_FILE), {}, events);
   cleanups.push(() => t.remove());
   cleanups.push(() => store.close());
   cleanups.push(() => writer.close());
@@ -50,6 +50,34 @@ describe('telemetry writer thread', () => {
       ts: 1_700_000_000_004,
       metrics: { t: 4 },
     });
+  });
+
+  it('outlives a maintenance write that times out on a locked database, and commits after it', {
+    timeout: 20_000,
+  }, async () => {
+    const failed: string[] = [];
+    let stopped = 0;
+    const { store, writer, file } = await writerOnNewStore({
+      maintenanceFailed: (m) => failed.push(m),
+      stopped: () => stopped++,
+    });
+    // An RSSI value the thread holds back (at most one write each 2 s), then flushes on its own.
+    const c = emptyColumns();
+    pushSample(c, { deviceId: 'w-1', bootId: 'boot-a', seq: 1, ts: 1_700_000_000_001, metrics: { rssi: -61 } });
+    await writer.write(c);
+    // Another process holds the write lock past the busy timeout (5 s) when that flush comes.
+    const other = new Database(file);
+    other.exec('BEGIN EXCLUSIVE');
+    try {
+      await expect.poll(() => failed.length, { timeout: 12_000, interval: 100 }).toBeGreaterThan(0);
+    } finally {
+      other.exec('COMMIT');
+      other.close();
+    }
+    expect(failed[0]).toMatch(/locked|busy/i);
+    expect(stopped).toBe(0);
+    expect(Array.from(await writer.write(samples([2])))).toEqual([1]);
+    expect(store.telemetry.count('w-1')).toBe(2);
   });
 
   it('keeps commits in order when several are queued at once', async () => {

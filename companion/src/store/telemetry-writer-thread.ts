@@ -22,6 +22,7 @@ export type WriterReply =
   | { type: 'failed'; id: number; message: string; code?: string }
   | ({ type: 'retention' } & RetentionCount)
   | { type: 'retention-failed'; message: string }
+  | { type: 'maintenance-failed'; message: string }
   | { type: 'closed' };
 
 const port = parentPort;
@@ -49,11 +50,17 @@ let lastWrite = 0;
 // moves on, so an idle gateway leaves nothing there for long.
 let ticks = 0;
 const checkpoints = setInterval(() => {
-  telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
   retentionTick();
-  if (++ticks % 5 !== 0) return;
-  if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
-  db.pragma('wal_checkpoint(PASSIVE)');
+  // A throw here (the database locked past the busy timeout, the disk full) would end the
+  // thread, and every commit in flight with it; the next tick tries again instead.
+  try {
+    telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
+    if (++ticks % 5 !== 0) return;
+    if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (e) {
+    post({ type: 'maintenance-failed', message: (e as Error).message });
+  }
 }, 1000);
 checkpoints.unref();
 

@@ -17,6 +17,10 @@ import type { WriterOptions, WriterReply, WriterRequest } from './telemetry-writ
 export interface WriterEvents {
   retention?(count: RetentionCount): void;
   retentionFailed?(message: string): void;
+  /** An RSSI flush, a merge or a checkpoint failed; the thread tries again on its next tick. */
+  maintenanceFailed?(message: string): void;
+  /** The thread ended (it is never expected to): its commits in flight fail, and the next write starts another. */
+  stopped?(error: StoreError): void;
 }
 
 const ENTRY = new URL('../util/ts-worker.js', import.meta.url);
@@ -100,6 +104,8 @@ export class TelemetryWriter {
           this.events.retention?.(count);
         } else if (m.type === 'retention-failed') {
           this.events.retentionFailed?.(m.message);
+        } else if (m.type === 'maintenance-failed') {
+          this.events.maintenanceFailed?.(m.message);
         } else if (m.type === 'closed') {
           void worker.terminate();
         }
@@ -117,6 +123,7 @@ export class TelemetryWriter {
           'check the data directory (disk full, permissions) and the gateway log',
         );
         if (!ready) reject(err);
+        else if (!this.#closed) this.events.stopped?.(err);
         // Nothing in flight is acknowledged: its devices resend, and the next write starts a new thread.
         for (const p of this.#pending.values()) p.reject(err);
         this.#pending.clear();
