@@ -90,6 +90,11 @@ export class ClientBus implements Bus {
     client.on('message', (topic, payload) => {
       for (const h of this.#handlers) if (topicMatches(h.filter, topic)) h.handler(topic, payload);
     });
+    // mqtt.js leaves Nagle's algorithm on. The gateway writes many small publishes; with Nagle
+    // a publish waits for the broker's ACK of the previous segment (up to the peer's delayed-ACK
+    // time, 40 ms on Linux) before it leaves. Set on every connection: a reconnect opens a new socket.
+    noDelay(client);
+    client.on('connect', () => noDelay(client));
   }
 
   static async connect(url: string, opts: IClientOptions): Promise<ClientBus> {
@@ -122,4 +127,10 @@ export class ClientBus implements Bus {
   async close(): Promise<void> {
     await this.client.endAsync();
   }
+}
+
+/** TCP and TLS streams only (a ws:// broker URL gives a WebSocket duplex, which has no such option). */
+function noDelay(client: MqttClient): void {
+  const stream = client.stream as { setNoDelay?: (on: boolean) => unknown } | undefined;
+  if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true);
 }
