@@ -4,6 +4,7 @@
  * connect/telemetry/stop calls. Each telemetry call lasts `phaseMs` unless told otherwise.
  */
 import { fileURLToPath } from 'node:url';
+import { type LatencyHistogram, mergeHistograms } from './latency-histogram.ts';
 import { nativeFleet } from './native-fleet.ts';
 import { forkRole } from './roles.ts';
 
@@ -39,6 +40,7 @@ export async function nodeFleet(url: string, ca: string, ids: string[], priv: ob
           acked: number;
           p50: number;
           p99: number;
+          hist: LatencyHistogram;
           cpuMs: number;
           loopP99: number;
         },
@@ -49,6 +51,7 @@ export async function nodeFleet(url: string, ca: string, ids: string[], priv: ob
       acked: t.reduce((a, x) => a + x.acked, 0),
       p50: Math.max(...t.map((x) => x.p50)),
       p99: Math.max(...t.map((x) => x.p99)),
+      hist: mergeHistograms(t.map((x) => x.hist)),
       genCpuMs: t.reduce((a, x) => a + x.cpuMs, 0),
       loopP99: Math.max(...t.map((x) => x.loopP99)),
     };

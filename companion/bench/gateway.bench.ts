@@ -43,6 +43,7 @@ import { Store } from '../src/store/index.ts';
 import { tempDir } from '../test/helpers.ts';
 import { brokerBaselines, wsBaseline } from './baselines.ts';
 import { type LoadFleet, loadFleet, type NodeFleet, nodeFleet } from './fleets.ts';
+import { histogramPercentile, type LatencyHistogram, mergeHistograms } from './latency-histogram.ts';
 import { forkRole, type Role, stopRoles } from './roles.ts';
 
 const N = Number(process.env.KILN_BENCH_DEVICES ?? 10_000);
@@ -137,7 +138,7 @@ async function main() {
   const sub = spawnRole('subscriber', { url: `mqtt://127.0.0.1:${mqttPort}`, password: subKey });
   await sub.ready;
 
-  type Sub = { count: number; p50: number; p99: number; cpuMs: number };
+  type Sub = { count: number; p50: number; p99: number; hist: LatencyHistogram; cpuMs: number };
   /** The gateway's CPU time; `label` names the moment in the profile marks (KILN_BENCH_PROF). */
   const gwCpu = async (label?: string) => (await gw.ask({ cmd: 'cpu', label }, 'cpu')).cpu as number;
   const phase = async (name: string, f: LoadFleet, ratePerDevice: number, batch: number) => {
@@ -160,8 +161,16 @@ async function main() {
     }
   > = {};
   type GcCount = { majors: number; maxPauseMs: number };
-  const sustained: { p99: number; e2eP99: number; acked: number; delivered: number; majors: number; rss: number }[] =
-    [];
+  const sustained: {
+    p99: number;
+    e2eP99: number;
+    ackHist: LatencyHistogram;
+    e2eHist: LatencyHistogram;
+    acked: number;
+    delivered: number;
+    majors: number;
+    rss: number;
+  }[] = [];
   let big: NodeFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
     console.log(
@@ -186,6 +195,8 @@ async function main() {
       sustained.push({
         p99: ph.tel.p99,
         e2eP99: ph.sub.p99,
+        ackHist: ph.tel.hist,
+        e2eHist: ph.sub.hist,
         acked: ph.tel.acked,
         delivered: ph.sub.count,
         majors: (after.gc as GcCount).majors - before.majors,
@@ -359,6 +370,18 @@ async function main() {
     row(
       `sustained, ${N} devices, 1 sample per message: ${sustained.length} more windows of ${fmt(sec)} s`,
       `ack p99 ${list(sustained.map((x) => x.p99))} ms; MQTT e2e p99 ${list(sustained.map((x) => x.e2eP99))} ms; major GCs ${list(sustained.map((x) => x.majors))}`,
+      '',
+      '',
+      'p99 ≤ 100 ms',
+    );
+    // The target's p99 taken over the whole sustained run, as a user measuring a minute of load
+    // would; the windows above show how the tail gathers in the ones with a major collection.
+    const ack = mergeHistograms(sustained.map((x) => x.ackHist));
+    const e2e = mergeHistograms(sustained.map((x) => x.e2eHist));
+    const q = (h: LatencyHistogram, p: number) => fmt(histogramPercentile(h, p));
+    row(
+      `  over all ${fmt(sec * sustained.length)} s (1 ms buckets, upper edge)`,
+      `ack p99 ${q(ack, 99)} ms, p99.9 ${q(ack, 99.9)} ms; MQTT e2e p99 ${q(e2e, 99)} ms, p99.9 ${q(e2e, 99.9)} ms`,
       '',
       '',
       'p99 ≤ 100 ms',

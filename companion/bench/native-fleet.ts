@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { signDeviceToken } from '@kiln/protocol';
 import { importJWK, type JWK } from 'jose';
+import type { LatencyHistogram } from './latency-histogram.ts';
 import { roles } from './roles.ts';
 
 const LOADGEN_DIR = fileURLToPath(new URL('./loadgen/', import.meta.url));
@@ -35,6 +36,8 @@ export interface NativeFleet {
     dropped: number;
     p50: number;
     p99: number;
+    /** The latencies in 1 ms buckets (latency-histogram.ts), to merge windows. */
+    hist: LatencyHistogram;
     genCpuMs: number;
     loopP99: number;
     loopMax: number;
@@ -157,6 +160,7 @@ export async function nativeFleet(opts: {
         dropped: n(r.dropped),
         p50: n(r.p50),
         p99: n(r.p99),
+        hist: (r.hist ?? []) as LatencyHistogram,
         genCpuMs: n(r.cpuMs),
         loopP99: n(r.loopP99),
         loopMax: n(r.loopMax),

@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { resolveConfig } from '../src/config.ts';
 import { startGateway } from '../src/gateway.ts';
+import { histogramOf } from './latency-histogram.ts';
 
 type Msg = { cmd: string; [k: string]: unknown };
 const cfg = JSON.parse(process.env.KILN_BENCH ?? '{}') as Record<string, unknown>;
@@ -321,6 +322,7 @@ async function devices() {
           acked,
           p50: pct(latencies, 50),
           p99: pct(latencies, 99),
+          hist: histogramOf(latencies),
           cpuMs: cpuMs() - cpu0,
           // How late this process's own event loop ran: the floor under the latencies it measures.
           loopP99: loop.percentile(99) / 1e6,
@@ -402,7 +404,8 @@ async function subscriber() {
       cpu0 = cpuMs();
       reply({ reset: true });
     }
-    if (m.cmd === 'report') reply({ sub: { count, p50: pct(lat, 50), p99: pct(lat, 99), cpuMs: cpuMs() - cpu0 } });
+    if (m.cmd === 'report')
+      reply({ sub: { count, p50: pct(lat, 50), p99: pct(lat, 99), hist: histogramOf(lat), cpuMs: cpuMs() - cpu0 } });
     if (m.cmd === 'stop') {
       await c.endAsync(true);
       process.exit(0);

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { histogramPercentile } from '../bench/latency-histogram.ts';
 import { type NativeFleet, nativeFleet } from '../bench/native-fleet.ts';
 import { deviceKeys, startTestGateway } from './helpers.ts';
 
@@ -38,6 +39,17 @@ describe('bench load generator (native)', () => {
     expect(single).toMatchObject({ sent: 200, messages: 200, acked: 200, dropped: 0 });
     expect(single.p50).toBeGreaterThan(0);
     expect(single.p99).toBeGreaterThanOrEqual(single.p50);
+    // Every acknowledged sample is in the histogram, and its percentiles agree with the exact
+    // ones to the bucket (the bench merges windows through it).
+    expect(single.hist.reduce((a, c) => a + c, 0)).toBe(200);
+    for (const [p, exact] of <[number, number][]>[
+      [99, single.p99],
+      [50, single.p50],
+    ]) {
+      // The bucket's upper edge: at most 1 ms above (the exact figure is printed to 0.001 ms).
+      expect(histogramPercentile(single.hist, p)).toBeGreaterThanOrEqual(exact - 0.001);
+      expect(histogramPercentile(single.hist, p)).toBeLessThanOrEqual(exact + 1);
+    }
     const batched = await fleet.telemetry(10, 5, 1000);
     expect(batched).toMatchObject({ sent: 200, messages: 40, acked: 200, dropped: 0 });
     // Every sample it counted as acknowledged is stored, once, with its own seq per device.

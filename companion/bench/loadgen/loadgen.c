@@ -11,7 +11,7 @@
  * each answered by one JSON line on stdout (diagnostics on stderr):
  *   connect                            → {"connect":{"ms","connected","failed","cpuMs"}}
  *   telemetry <ratePerDevice> <batch> <durationMs>
- *                                      → {"telemetry":{"sent","messages","acked","dropped","p50","p99","cpuMs","loopP99","loopMax"}}
+ *                                      → {"telemetry":{"sent","messages","acked","dropped","p50","p99","cpuMs","loopP99","loopMax","hist"}}
  *   stop                               → {"stop":true}, then exit 0 (EOF: the same, after the commands read)
  * --raw: the raw ws baseline server (bench/procs.ts `ws-baseline`): no hello, `{"seq":S[,"n":B]}` messages.
  */
@@ -234,15 +234,40 @@ static size_t telemetry_text(char *p0, uint32_t seq, uint32_t batch, uint64_t ts
   return (size_t)(p - p0);
 }
 
+/*
+ * The latencies as 1 ms buckets (bench/latency-histogram.ts: bucket i counts [i, i+1) ms, the
+ * last one everything from HIST_BUCKETS - 1 ms up), as a JSON array ending at the last non-empty
+ * bucket: windows are merged by adding them, for percentiles over a whole sustained run. On
+ * sorted latencies. The caller frees it.
+ */
+#define HIST_BUCKETS 5000
+static char *latency_histogram(const float *sorted, size_t n) {
+  char *out = malloc((size_t)HIST_BUCKETS * 12 + 3), *p = out;
+  if (!out) return NULL;
+  *p++ = '[';
+  for (size_t i = 0, b = 0; i < n; b++) {
+    size_t count = 0;
+    while (i < n && (b == HIST_BUCKETS - 1 || sorted[i] < (float)(b + 1))) count++, i++;
+    if (b) *p++ = ',';
+    p = put_u(p, count);
+  }
+  *p++ = ']';
+  *p = 0;
+  return out;
+}
+
 static void telemetry_answer(void) {
   char a[32], b[32], c[32], d[32];
   qsort(tp.lat, tp.nlat, sizeof *tp.lat, cmp_float);
   qsort(tp.late, tp.nlate, sizeof *tp.late, cmp_float);
+  char *hist = latency_histogram(tp.lat, tp.nlat);
   answer("{\"telemetry\":{\"sent\":%llu,\"messages\":%llu,\"acked\":%llu,\"dropped\":%llu,\"p50\":%s,\"p99\":%s,"
-         "\"cpuMs\":%.3f,\"loopP99\":%s,\"loopMax\":%s}}",
+         "\"cpuMs\":%.3f,\"loopP99\":%s,\"loopMax\":%s,\"hist\":%s}}",
          (unsigned long long)tp.sent, (unsigned long long)tp.messages, (unsigned long long)tp.acked,
          (unsigned long long)tp.dropped, num(a, pct(tp.lat, tp.nlat, 50)), num(b, pct(tp.lat, tp.nlat, 99)),
-         cpu_ms() - tp.cpu0, num(c, pct(tp.late, tp.nlate, 99)), num(d, tp.nlate ? tp.late_max : NAN));
+         cpu_ms() - tp.cpu0, num(c, pct(tp.late, tp.nlate, 99)), num(d, tp.nlate ? tp.late_max : NAN),
+         hist ? hist : "null");
+  free(hist);
   for (size_t i = 0; i < tp.n; i++) tp.list[i]->ring = NULL;
   free(tp.list);
   free(tp.pool);
