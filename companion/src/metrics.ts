@@ -79,6 +79,8 @@ export class GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  /** Pre-bound (as perLabel's): observed once per telemetry sample, and observe() makes a closure per call. */
+  readonly observeMqttPublish = this.mqttPublish.labels().observe;
   readonly restRequests = new Counter({
     name: 'kiln_rest_requests_total',
     help: 'REST requests, by status',
