@@ -1,4 +1,5 @@
 /** The embedded aedes broker: API-key logins, ACLs, telemetry and status published, commands round trip. */
+import { createRequire } from 'node:module';
 import { topics } from '@kiln/protocol';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,10 @@ describe('MQTT (embedded aedes)', () => {
     const off = nextMessage(late, (tp) => tp === topics.status('mq-dev'));
     d.close();
     expect((await off).body).toMatchObject({ state: 'offline' });
+    // Packets were written, and mqtt-packet's number cache (65,536 Buffers, alive for good,
+    // marked by every major collection) was never made.
+    const numbers = createRequire(import.meta.resolve('aedes'))('mqtt-packet/numbers') as { cache: object };
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 
   it('limits subscriptions to the kiln/v1 subtree', async () => {

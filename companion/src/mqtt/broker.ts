@@ -6,6 +6,7 @@
  *   admin   — the same (device-side topics are the gateway's alone).
  * Telemetry, status and results are published only by the gateway itself (client null).
  */
+import { createRequire } from 'node:module';
 import { createServer, type Server, type Socket } from 'node:net';
 import { parseTopic } from '@kiln/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
@@ -24,6 +25,22 @@ export interface EmbeddedBroker {
 export const BROKER_CONCURRENCY = 2500;
 
 const scopes = new WeakMap<Client, Scope>();
+
+/**
+ * mqtt-packet, as aedes loads it (its own resolution, so that this is the copy aedes writes
+ * with even if another one is installed beside it).
+ */
+const aedesMqttPacket = createRequire(import.meta.resolve('aedes'))('mqtt-packet') as {
+  writeToStream: { cacheNumbers: boolean };
+};
+
+/**
+ * mqtt-packet's number cache off (its README's switch, before the first write): on by default,
+ * it is 65,536 two-byte Buffers made at the first packet written and alive for good. At 10,000
+ * devices that was one in twenty of the objects every major collection of the gateway's heap
+ * marks; without it a packet's length and id fields cost two small short-lived Buffers.
+ */
+aedesMqttPacket.writeToStream.cacheNumbers = false;
 
 /**
  * One write per event-loop turn to an MQTT client instead of one per packet: aedes writes
