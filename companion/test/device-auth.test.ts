@@ -3,11 +3,11 @@
  * JWK; it must still refuse keys the JWK restricts to other uses (use, key_ops) or another
  * algorithm (alg), and coordinates that are not a point of the curve.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import { signDeviceToken } from '@kiln/protocol';
 import type { JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAuthenticator } from '../src/device/auth.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DeviceAuthenticator, KEY_CACHE_TTL_MS } from '../src/device/auth.ts';
 import { Store } from '../src/store/index.ts';
 import { deviceKeys, tempDir } from './helpers.ts';
 
@@ -61,6 +61,42 @@ describe('device key import', () => {
     for (const [i, jwk] of [short, long, offCurve].entries()) {
       const r = await authenticateWith(`ka-bad-${i}`, jwk as JWK);
       expect(r).toEqual({ ok: false, reason: 'JWT_BAD_SIGNATURE', status: 401 });
+    }
+  });
+});
+
+describe('key cache', () => {
+  it('imports a device key once, reuses it for KEY_CACHE_TTL_MS, then lets it go and imports it again at the next handshake', async () => {
+    let nowMs = Date.now();
+    const a = new DeviceAuthenticator(store, {
+      audiences: [AUDIENCE],
+      skewSec: 60,
+      jtiCacheEntries: 1000,
+      now: () => nowMs,
+    });
+    const importKey = vi.spyOn(webcrypto.subtle, 'importKey');
+    // The authenticator's imports (raw points); signing a token imports the private JWK too.
+    const imports = () => importKey.mock.calls.filter((c) => c[0] === 'raw').length;
+    try {
+      store.devices.register('kc-dev', keys.pub);
+      const login = async () =>
+        a.authenticate(
+          await signDeviceToken(keys.priv, { deviceId: 'kc-dev', audience: AUDIENCE, now: Math.floor(nowMs / 1000) }),
+        );
+      expect(await login()).toMatchObject({ ok: true });
+      nowMs += KEY_CACHE_TTL_MS - 1000;
+      expect(await login()).toMatchObject({ ok: true });
+      expect(imports()).toBe(1);
+      expect(a.keys.size).toBe(1);
+      // Past the TTL the sweep (every 10 s) drops it: a long-connected device's key is not kept.
+      nowMs += 2000;
+      expect(a.keys.sweep()).toBe(1);
+      expect(a.keys.size).toBe(0);
+      expect(await login()).toMatchObject({ ok: true });
+      expect(imports()).toBe(2);
+    } finally {
+      importKey.mockRestore();
+      a.close();
     }
   });
 });
