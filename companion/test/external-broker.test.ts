@@ -7,6 +7,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
 import { type Mosquitto, startMosquitto } from './mosquitto.ts';
+import { StreamClient } from './operator-helpers.ts';
 
 let mosq: Mosquitto;
 let dir: ReturnType<typeof tempDir>;
@@ -112,6 +113,9 @@ describe('two gateway instances sharing a fleet', () => {
   it('a configuration change made on instance A reaches the device held by instance B', async () => {
     const op = a.gw.store.apiKeys.create('op-config', 'operate').key;
     const { d } = await welcomed(b, 'fleet-4');
+    // An operator watching B's stream sees the change made on A.
+    const stream = await StreamClient.connect(b.gw, b.ca, { key: op });
+    await stream.next('hello');
     const published = seen((tp) => tp === topics.config('fleet-4'));
     const r = await api(a.gw, a.ca, 'PUT', '/api/v1/devices/fleet-4/config', { key: op, body: { telemetrySec: 7 } });
     expect(r.status).toBe(200);
@@ -119,6 +123,8 @@ describe('two gateway instances sharing a fleet', () => {
     expect(await published).toMatchObject({ telemetrySec: 7, instance: 'gw-a' });
     // … so B sends it, with both intervals in force.
     expect(await d.next('config')).toMatchObject({ telemetrySec: 7, heartbeatSec: a.gw.config.limits.heartbeatSec });
+    expect(await stream.next('config', 5000, (f) => f.deviceId === 'fleet-4')).toMatchObject({ telemetrySec: 7 });
+    stream.close();
     // On the instance that holds the session, it is sent once, from there.
     const again = await api(b.gw, b.ca, 'PUT', '/api/v1/devices/fleet-4/config', {
       key: op,

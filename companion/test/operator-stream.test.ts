@@ -1,6 +1,6 @@
 /**
  * The operator stream /api/v1/stream with real WebSocket clients over real TLS: refusals in the
- * upgrade, the subprotocol, subscription filtering with real devices, status and command events,
+ * upgrade, the subprotocol, subscription filtering with real devices, status, config and command events,
  * bad frames, the drop policy under a slow reader (bounded), dead peers, connection limits and
  * the end of streams whose credentials end.
  */
@@ -187,6 +187,26 @@ describe('operator stream: events', () => {
     expect(await c.next('status', 5000, (f) => f.deviceId === 'os-cmd')).toMatchObject({
       state: 'revoked',
       online: false,
+    });
+    c.close();
+  });
+
+  it('sends the intervals in force when an operator changes a device configuration, online or not', async () => {
+    const c = await connect({ key: reader });
+    await c.next('hello');
+    await registerDevice(t.gw, 'os-cfg');
+    const r = await api(t.gw, t.ca, 'PUT', '/api/v1/devices/os-cfg/config', { key: admin, body: { telemetrySec: 5 } });
+    expect(r.status).toBe(200);
+    expect(await c.next('config', 5000, (f) => f.deviceId === 'os-cfg')).toEqual({
+      type: 'config',
+      deviceId: 'os-cfg',
+      telemetrySec: 5,
+      heartbeatSec: t.gw.config.limits.heartbeatSec,
+    });
+    // Back to the gateway's default: the event carries the value now in force, not null.
+    await api(t.gw, t.ca, 'PUT', '/api/v1/devices/os-cfg/config', { key: admin, body: { telemetrySec: null } });
+    expect(await c.next('config', 5000, (f) => f.deviceId === 'os-cfg')).toMatchObject({
+      telemetrySec: t.gw.config.limits.telemetrySec,
     });
     c.close();
   });

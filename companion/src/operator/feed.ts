@@ -18,6 +18,7 @@ export type OperatorEvent =
       online: boolean;
       lastSeenAt: number | null;
     }
+  | { type: 'config'; deviceId: string; telemetrySec: number; heartbeatSec: number }
   | {
       type: 'command';
       deviceId: string;
@@ -29,12 +30,14 @@ export type OperatorEvent =
     };
 
 const TELEMETRY = 'kiln/v1/+/telemetry';
-const FILTERS = ['kiln/v1/+/status', 'kiln/v1/+/cmd', 'kiln/v1/+/cmd/+/result'] as const;
+const FILTERS = ['kiln/v1/+/status', 'kiln/v1/+/config', 'kiln/v1/+/cmd', 'kiln/v1/+/cmd/+/result'] as const;
 const FINAL_STATUSES = new Set(['ok', 'error', 'unsupported', 'expired', 'timeout']);
 const STATES = new Set(['online', 'offline', 'revoked']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 function parse(payload: Buffer): Record<string, unknown> | undefined {
   try {
@@ -77,8 +80,12 @@ export function toEvent(topic: string, payload: Buffer): OperatorEvent | undefin
         return undefined;
       return { type: 'command', deviceId: t.deviceId, id: b.id, status: 'pending', name: b.name };
     }
-    case 'config':
-      return undefined; // the device list shows the values in force (SPEC §4.4)
+    case 'config': {
+      // The intervals in force after an operator's change, on any instance (SPEC §4.4).
+      const { telemetrySec, heartbeatSec } = b;
+      if (!isInt(telemetrySec, 1, 86_400) || !isInt(heartbeatSec, 5, 3600)) return undefined;
+      return { type: 'config', deviceId: t.deviceId, telemetrySec, heartbeatSec };
+    }
     case 'commandResult': {
       if (typeof b.status !== 'string' || !FINAL_STATUSES.has(b.status)) return undefined;
       if (b.deviceId !== undefined && (typeof b.deviceId !== 'string' || !isDeviceId(b.deviceId))) return undefined;

@@ -3,7 +3,8 @@
  * over WSS with its own ES256 key: the devices table follows the operator stream (a device
  * coming online, its RSSI, going offline); the device page's chart redraws as telemetry
  * arrives; a command sent with a click reaches the device and its result shows on the page;
- * the telemetry interval is device configuration (PUT …/config): the device gets a `config`
+ * the telemetry interval is device configuration (PUT …/config), and a change made elsewhere shows
+ * on the open page from the stream; the device gets a `config`
  * message at once, or the value in its next welcome, and the page says which; history loads downsampled; revoke asks first and cuts the device off. Screenshots go to
  * test-artifacts/.
  */
@@ -176,13 +177,23 @@ describe('live dashboard', () => {
     await page.getByRole('heading', { name: 'cfg-dev-1', level: 1 }).waitFor();
     await expect.poll(() => interval.inputValue()).toBe('45');
 
+    // A change made elsewhere (another operator, here the API) shows on the open page at once,
+    // from the operator stream's config event, with no reload.
+    const elsewhere = await api(t.gw, t.ca, 'PUT', '/api/v1/devices/cfg-dev-1/config', {
+      key: t.keys.operate,
+      body: { telemetrySec: 12 },
+    });
+    expect(elsewhere.status).toBe(200);
+    await expect.poll(() => interval.inputValue()).toBe('12');
+    expect(await second.dev.next('config')).toMatchObject({ telemetrySec: 12 });
+
     // A refusal from the gateway is shown in the same status line, with its reason.
     const revoked = await api(t.gw, t.ca, 'POST', '/api/v1/devices/cfg-dev-1/revoke', { key: t.keys.admin });
     expect(revoked.status).toBe(200);
     await interval.fill('20');
     await page.getByRole('button', { name: 'Set interval' }).click();
     await said(/The telemetry interval was not changed: .*revoked/);
-    expect(t.gw.store.devices.configOf('cfg-dev-1')).toMatchObject({ telemetrySec: 45 });
+    expect(t.gw.store.devices.configOf('cfg-dev-1')).toMatchObject({ telemetrySec: 12 });
     await page.screenshot({ path: artifactPath('dashboard-device-interval.png'), fullPage: true });
     expect(problems).toEqual([]);
   });

@@ -49,6 +49,10 @@ export class DevicePage {
     /** @type {(() => void)[]} */
     this.offs = [];
 
+    // A change made elsewhere (another operator, the API, another instance) shows at once.
+    stream.on('config', (f) => {
+      if (f.deviceId === this.id) this.commands.showConfig(f);
+    });
     fleet.onChange((ids) => {
       if (!this.id || (ids && !ids.has(this.id))) return;
       const d = fleet.byId.get(this.id);

@@ -152,6 +152,14 @@ export class Fleet {
     this.#touch(d.id);
   }
 
+  /** A config frame: the intervals now in force, changed by an operator (maybe another one, on another instance). */
+  config(f) {
+    const d = this.byId.get(f.deviceId);
+    if (!d) return;
+    d.config = { telemetrySec: f.telemetrySec, heartbeatSec: f.heartbeatSec };
+    this.#touch(d.id);
+  }
+
   /** One device, fetched again: after an action on this page, a new session, or new to the page. */
   replace(d) {
     const added = !this.byId.has(d.id);
