@@ -124,6 +124,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       audiences,
       skewSec: config.limits.jwtSkewSec,
       jtiCacheEntries: config.limits.jtiCacheEntries,
+      claimToken: (deviceId, jti, expiresAt) => writer.claimToken(deviceId, jti, expiresAt),
     });
     cleanups.push(() => deviceAuth.close());
     const ctx: HubContext = { config, store, metrics, log, sessions, ingest, commands, bridge };

@@ -56,6 +56,46 @@ describe('audit: replay protection (jti cache, per-boot sequence window)', () =>
     expect(again).toMatchObject({ status: 401, code: 'JWT_REPLAYED' });
   });
 
+  it('refuses the replay after a restart too, and on another instance sharing the store', async () => {
+    const dir = tempDir();
+    // One audience for both instances (each also accepts its own origins, whose ports differ).
+    const audience = 'wss://gateway.example';
+    const running: Awaited<ReturnType<typeof startTestGateway>>[] = [];
+    const start = async () => {
+      const g = await startTestGateway({ audience }, dir.dir);
+      running.push(g);
+      return g;
+    };
+    try {
+      const a = await start();
+      const k = await registerDevice(a.gw, 'au-replay-2');
+      const token = await signDeviceToken(k.priv, { deviceId: 'au-replay-2', audience });
+      const offer = ['kiln.v1', `kiln.jwt.${token}`];
+      const first = await TestDevice.connect(a.gw, a.ca, 'au-replay-2', k.priv, { token });
+      first.close();
+      // Another instance on the same database, with nothing of it in its own memory.
+      const b = await start();
+      expect(await refusedHandshake(b.gw.deviceUrl, offer, b.ca)).toMatchObject({ status: 401, code: 'JWT_REPLAYED' });
+      // The first instance restarted, its memory empty.
+      await a.stop();
+      const again = await start();
+      expect(await refusedHandshake(again.gw.deviceUrl, offer, again.ca)).toMatchObject({
+        status: 401,
+        code: 'JWT_REPLAYED',
+      });
+      // A new token gets in, on either.
+      const next = await TestDevice.connect(b.gw, b.ca, 'au-replay-2', k.priv, {
+        token: await signDeviceToken(k.priv, { deviceId: 'au-replay-2', audience }),
+      });
+      next.hello('au-replay-2');
+      await next.next('welcome');
+      next.close();
+    } finally {
+      for (const g of running) await g.stop();
+      dir.remove();
+    }
+  });
+
   it('does not store a sample far behind the highest seq of its boot (acknowledged, not stored)', async () => {
     const k = await registerDevice(t.gw, 'au-window');
     const d = await TestDevice.connect(t.gw, t.ca, 'au-window', k.priv);

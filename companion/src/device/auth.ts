@@ -1,9 +1,10 @@
 /**
  * Device authentication in the HTTP upgrade (SPEC §1.1–1.2): the registered key, then the
  * contract's checks (checkDeviceToken: jose ES256, the contract's order and codes), then
- * gateway state: revocation and jti replay. Keys are imported once per device and cached
- * as CryptoKeys (importing per handshake halves ES256 throughput); the cache and the jti
- * set are bounded, expiring maps.
+ * gateway state: revocation and jti replay (in memory, then in the database, which every
+ * instance shares and a restart keeps: token-claims.ts). Keys are imported once per device
+ * and cached as CryptoKeys (importing per handshake halves ES256 throughput); the cache and
+ * the jti set are bounded, expiring maps.
  */
 import { webcrypto } from 'node:crypto';
 import { checkDeviceToken, type JwtErrorCode, peekIssuer } from '@kiln/protocol';
@@ -65,6 +66,12 @@ export class DeviceAuthenticator {
       skewSec: number;
       jtiCacheEntries: number;
       now?: () => number;
+      /**
+       * Records a token's first use where every instance sharing the database, and this one
+       * after a restart, sees it (TelemetryWriter.claimToken): false for a replay. Without it
+       * only this process's memory remembers.
+       */
+      claimToken?: (deviceId: string, jti: string, expiresAt: number) => Promise<boolean>;
     },
   ) {
     this.keys = new TtlMap(50_000, KEY_CACHE_TTL_MS, opts.now);
@@ -102,6 +109,9 @@ export class DeviceAuthenticator {
     const ttl = Math.max(1000, (r.claims.exp + this.opts.skewSec) * 1000 - nowMs);
     // A full cache fails closed: a replay could not be detected, so nobody gets in (503, retry).
     if (!this.jtis.set(jtiKey, true, ttl)) return { ok: false, reason: 'REPLAY_CACHE_FULL', status: 503 };
+    // Set above first, so that the same token twice at once here is one claim, not two.
+    if (this.opts.claimToken && !(await this.opts.claimToken(deviceId, r.claims.jti, nowMs + ttl)))
+      return { ok: false, reason: 'JWT_REPLAYED', status: 401 };
     return { ok: true, deviceId, exp: r.claims.exp };
   }
 

@@ -129,4 +129,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX telemetry_rollup_start ON telemetry_rollup (bucket_start);
   `,
+  // 7: device tokens used, until they expire (token-claims.ts): replay protection that holds
+  // across a restart and across the instances sharing this database.
+  `
+  CREATE TABLE device_token_claims (
+    device_id TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, jti)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX device_token_claims_expiry ON device_token_claims (expires_at);
+  `,
 ];

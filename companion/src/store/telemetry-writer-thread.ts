@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.ts';
 import { addCount, noRetention, type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
 import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
+import { TokenClaims } from './token-claims.ts';
 
 /** What the thread is started with (TelemetryWriter.start). */
 export interface WriterOptions {
@@ -15,11 +16,15 @@ export interface WriterOptions {
   retention?: RetentionPolicy & { everyMs: number };
 }
 
-export type WriterRequest = { type: 'write'; id: number; samples: SampleColumns; now: number } | { type: 'close' };
+export type WriterRequest =
+  | { type: 'write'; id: number; samples: SampleColumns; now: number }
+  | { type: 'claim'; id: number; deviceId: string; jti: string; expiresAt: number; now: number }
+  | { type: 'close' };
 export type WriterReply =
   | { type: 'ready' }
   | { type: 'written'; id: number; fresh: Uint8Array }
-  | { type: 'failed'; id: number; message: string; code?: string }
+  | { type: 'claimed'; id: number; fresh: boolean }
+  | { type: 'failed'; id: number; what: 'write' | 'claim'; message: string; code?: string }
   | ({ type: 'retention' } & RetentionCount)
   | { type: 'retention-failed'; message: string }
   | { type: 'maintenance-failed'; message: string }
@@ -44,6 +49,9 @@ db.pragma('wal_autocheckpoint = 8000');
 // device at a thousand devices, which is what makes the move cheap: telemetry-merge.ts).
 const RSSI_EVERY_MS = 2000;
 const telemetry = new TelemetryRepo(db, { rssiEveryMs: RSSI_EVERY_MS, recentRows: 100_000 });
+// Device-token claims are written here too: this thread is the database's one busy writer,
+// and a handshake then never waits on the event loop for SQLite's write lock.
+const claims = new TokenClaims(db);
 let lastWrite = 0;
 // Every second: RSSI values held 2 s are written even when no commit comes to carry them;
 // every 5 s a checkpoint and, when no sample came meanwhile, what waits in telemetry_recent
@@ -56,6 +64,7 @@ const checkpoints = setInterval(() => {
   try {
     telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
     if (++ticks % 5 !== 0) return;
+    claims.purge();
     if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (e) {
@@ -115,12 +124,16 @@ port.on('message', (m: WriterRequest) => {
     return;
   }
   try {
+    if (m.type === 'claim') {
+      post({ type: 'claimed', id: m.id, fresh: claims.claim(m.deviceId, m.jti, m.expiresAt, m.now) });
+      return;
+    }
     lastWrite = Date.now();
     const fresh = telemetry.insertColumns(m.samples, m.now);
     post({ type: 'written', id: m.id, fresh }, [fresh.buffer as ArrayBuffer]);
   } catch (e) {
     const err = e as Error & { code?: string };
-    post({ type: 'failed', id: m.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
+    post({ type: 'failed', id: m.id, what: m.type, message: err.message, ...(err.code ? { code: err.code } : {}) });
   }
 });
 post({ type: 'ready' });

@@ -5,7 +5,9 @@
  * publish and read waited behind it. The thread has its own connection to the same WAL
  * database (SQLite serialises the writers; the main connection writes rarely and its
  * readers never wait). Each write answers, per row, whether it was new, only after its
- * transaction has committed, so "ack after commit" (SPEC §1.3) holds unchanged.
+ * transaction has committed, so "ack after commit" (SPEC §1.3) holds unchanged. Device-token
+ * claims (token-claims.ts) go through the same thread, for the same reason: a write on the
+ * event loop's connection would wait there for the lock while a commit holds it.
  */
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
@@ -26,7 +28,7 @@ export interface WriterEvents {
 const ENTRY = new URL('../util/ts-worker.js', import.meta.url);
 const MODULE = new URL('./telemetry-writer-thread.ts', import.meta.url).href;
 
-type Pending = { resolve: (fresh: Uint8Array) => void; reject: (e: Error) => void };
+type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
 
 export class TelemetryWriter {
   #worker: Worker | undefined;
@@ -58,13 +60,25 @@ export class TelemetryWriter {
 
   /** One transaction; resolves, per row, 1 if it was new and 0 for a duplicate, once committed. */
   async write(samples: SampleColumns, now = Date.now()): Promise<Uint8Array> {
+    return this.#ask<Uint8Array>((id) => ({ type: 'write', id, samples, now }));
+  }
+
+  /**
+   * Records a device token's first use until `expiresAt` (token-claims.ts): true the first
+   * time, false for a replay, whichever instance sharing the database saw it first.
+   */
+  async claimToken(deviceId: string, jti: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    return this.#ask<boolean>((id) => ({ type: 'claim', id, deviceId, jti, expiresAt, now }));
+  }
+
+  async #ask<T>(request: (id: number) => WriterRequest): Promise<T> {
     if (this.#closed) throw new StoreError('STORE_WRITE', 'the telemetry writer is closed');
-    // A thread that died (it is never expected to) is replaced on the next write.
+    // A thread that died (it is never expected to) is replaced on the next request.
     const worker = this.#worker ?? (await this.#spawn());
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'write', id, samples, now } satisfies WriterRequest);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (answer: never) => void, reject });
+      worker.postMessage(request(id));
     });
   }
 
@@ -89,15 +103,18 @@ export class TelemetryWriter {
           ready = true;
           this.#worker = worker;
           resolve(worker);
-        } else if (m.type === 'written') {
+        } else if (m.type === 'written' || m.type === 'claimed') {
           const p = this.#pending.get(m.id);
           this.#pending.delete(m.id);
-          p?.resolve(m.fresh);
+          p?.resolve(m.fresh as never);
         } else if (m.type === 'failed') {
           const p = this.#pending.get(m.id);
           this.#pending.delete(m.id);
           p?.reject(
-            new StoreError('STORE_WRITE', `telemetry commit failed: ${m.message}${m.code ? ` (${m.code})` : ''}`),
+            new StoreError(
+              'STORE_WRITE',
+              `${m.what === 'claim' ? 'device token claim' : 'telemetry commit'} failed: ${m.message}${m.code ? ` (${m.code})` : ''}`,
+            ),
           );
         } else if (m.type === 'retention') {
           const { type: _, ...count } = m;
