@@ -53,7 +53,7 @@ export class TelemetryWriter {
     return w;
   }
 
-  /** Rows waiting for their commit. */
+  /** Requests (commits, token claims) waiting for the thread's answer. */
   get inflight(): number {
     return this.#pending.size;
   }
