@@ -33,6 +33,7 @@ import { loadMasterKey, SecretBox } from './secrets.ts';
 import { DB_FILE, Store } from './store/index.ts';
 import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
+import { allocatorAdvice, allocatorState } from './util/allocator.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -71,6 +72,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   };
   try {
     store.devices.resetOnline();
+    const advice = allocatorAdvice(store.devices.count(), allocatorState());
+    if (advice) log.warn(advice);
     const metrics = new GatewayMetrics();
 
     let bus: Bus;
