@@ -149,6 +149,12 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       config: (deviceId) => {
         sendConfig(sessions, deviceId, effectiveConfig(store.devices.configOf(deviceId), config.limits));
       },
+      // Rotated on another instance: a session opened here with the old key ends, as it would there.
+      keyRotated: (deviceId, rotatedAt) => {
+        deviceAuth.forget(deviceId);
+        const s = sessions.get(deviceId);
+        if (s && s.startedAt <= rotatedAt) s.close(CloseCode.REVOKED, 'device key rotated');
+      },
     });
 
     let tls: TlsMaterial | undefined;

@@ -2,10 +2,10 @@
  * External broker (a real Mosquitto) and two gateway instances sharing a fleet: a command
  * sent to instance A reaches the device connected to instance B, through the broker.
  */
-import { CloseCode, topics } from '@kiln/protocol';
+import { CloseCode, signDeviceToken, topics } from '@kiln/protocol';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { api, deviceKeys, refusedHandshake, registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
 import { type Mosquitto, startMosquitto } from './mosquitto.ts';
 import { StreamClient } from './operator-helpers.ts';
 
@@ -134,6 +134,36 @@ describe('two gateway instances sharing a fleet', () => {
     expect(await d.next('config')).toMatchObject({ telemetrySec: 9 });
     await new Promise((r) => setTimeout(r, 300)); // A, which does not hold it, sends nothing
     expect(d.inbox.filter((m) => m.type === 'config')).toEqual([]);
+  });
+
+  it("rotating the key on instance A ends the old key's session on instance B (4003), and B takes only the new key", async () => {
+    const admin = a.gw.store.apiKeys.create('admin3', 'admin').key;
+    const { d, keys: old } = await welcomed(b, 'fleet-5');
+    const fresh = await deviceKeys();
+    const r = await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-5/rotate-key', {
+      key: admin,
+      body: { publicKey: fresh.pub },
+    });
+    expect(r.status).toBe(200);
+    expect(await d.closed()).toBe(CloseCode.REVOKED);
+    // B had the old key cached from that session: a token signed with it is refused now …
+    const stale = await signDeviceToken(old.priv, { deviceId: 'fleet-5', audience: b.gw.audiences[0] as string });
+    expect(await refusedHandshake(b.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${stale}`], b.ca)).toMatchObject({
+      status: 401,
+      code: 'JWT_BAD_SIGNATURE',
+    });
+    // … and the new key's session there is not cut by the rotation it came after, even when that
+    // rotation's message arrives late (here: again, through the broker).
+    const { d: next } = await welcomed(b, 'fleet-5', fresh);
+    await watcher.publishAsync(
+      topics.key('fleet-5'),
+      JSON.stringify({ rotatedAt: Date.now() - 1000, instance: 'gw-a' }),
+      {
+        qos: 1,
+      },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(next.ws.readyState).toBe(next.ws.OPEN);
   });
 
   it('revoking on instance A closes the session on instance B (4003)', async () => {

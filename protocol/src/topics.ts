@@ -22,6 +22,7 @@ export const topics = {
   status: (deviceId: string) => `${TOPIC_ROOT}/${deviceSegment(deviceId)}/status`,
   command: (deviceId: string) => `${TOPIC_ROOT}/${deviceSegment(deviceId)}/cmd`,
   config: (deviceId: string) => `${TOPIC_ROOT}/${deviceSegment(deviceId)}/config`,
+  key: (deviceId: string) => `${TOPIC_ROOT}/${deviceSegment(deviceId)}/key`,
   commandResult: (deviceId: string, commandId: string) => {
     if (!isToken(commandId))
       throw new ProtocolError('BAD_COMMAND_ID', `"${commandId}" is not a command id (1..64 of A-Z a-z 0-9 - _)`);
@@ -30,7 +31,7 @@ export const topics = {
 };
 
 export type ParsedTopic =
-  | { kind: 'telemetry' | 'status' | 'command' | 'config'; deviceId: string }
+  | { kind: 'telemetry' | 'status' | 'command' | 'config' | 'key'; deviceId: string }
   | { kind: 'commandResult'; deviceId: string; commandId: string };
 
 /** Parses a concrete topic (no wildcards); undefined when it is not one of Kiln's. */
@@ -44,6 +45,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (rest === 'status') return { kind: 'status', deviceId };
   if (rest === 'cmd') return { kind: 'command', deviceId };
   if (rest === 'config') return { kind: 'config', deviceId };
+  if (rest === 'key') return { kind: 'key', deviceId };
   if (parts.length === 6 && parts[3] === 'cmd' && parts[5] === 'result') {
     const commandId = parts[4] as string;
     if (isToken(commandId)) return { kind: 'commandResult', deviceId, commandId };

@@ -5,6 +5,7 @@ describe('MQTT topics', () => {
   it('builds the five topics of SPEC §1.7', () => {
     expect(topics.telemetry('kiln-a1')).toBe('kiln/v1/kiln-a1/telemetry');
     expect(topics.config('kiln-a1')).toBe('kiln/v1/kiln-a1/config');
+    expect(topics.key('kiln-a1')).toBe('kiln/v1/kiln-a1/key');
     expect(topics.status('kiln-a1')).toBe('kiln/v1/kiln-a1/status');
     expect(topics.command('kiln-a1')).toBe('kiln/v1/kiln-a1/cmd');
     expect(topics.commandResult('kiln-a1', 'c-9')).toBe('kiln/v1/kiln-a1/cmd/c-9/result');
@@ -21,6 +22,7 @@ describe('MQTT topics', () => {
   it('parses what it builds and nothing else', () => {
     expect(parseTopic('kiln/v1/kiln-a1/telemetry')).toEqual({ kind: 'telemetry', deviceId: 'kiln-a1' });
     expect(parseTopic('kiln/v1/kiln-a1/config')).toEqual({ kind: 'config', deviceId: 'kiln-a1' });
+    expect(parseTopic('kiln/v1/kiln-a1/key')).toEqual({ kind: 'key', deviceId: 'kiln-a1' });
     expect(parseTopic('kiln/v1/kiln-a1/cmd/c-9/result')).toEqual({
       kind: 'commandResult',
       deviceId: 'kiln-a1',
@@ -32,6 +34,7 @@ describe('MQTT topics', () => {
       'kiln/v2/kiln-a1/status',
       'kiln/v1/kiln-a1/status/x',
       'kiln/v1/kiln-a1/config/x',
+      'kiln/v1/kiln-a1/key/x',
       'kiln/v1/kiln-a1/cmd/+/result',
       'other',
     ]) {

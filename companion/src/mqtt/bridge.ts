@@ -144,6 +144,11 @@ export class Bridge {
     this.publish(topics.config(deviceId), { ...config, instance: this.opts.instanceId }, false, 1);
   }
 
+  /** An operator rotated the device's key here (SPEC §1.7): every instance ends the device's older session. */
+  publishKeyRotated(deviceId: string, rotatedAt: number): void {
+    this.publish(topics.key(deviceId), { rotatedAt, instance: this.opts.instanceId }, false, 1);
+  }
+
   publishCommand(
     deviceId: string,
     cmd: { id: string; name: string; args?: Record<string, unknown>; expiresAt: number },
@@ -164,7 +169,20 @@ export class Bridge {
     status: (deviceId: string, status: DeviceStatus) => void;
     /** A configuration change made on another instance (the values are read from the shared store). */
     config: (deviceId: string) => void;
+    /** The device's key was rotated on another instance, at `rotatedAt`. */
+    keyRotated: (deviceId: string, rotatedAt: number) => void;
   }): Promise<void> {
+    await this.bus.subscribe('kiln/v1/+/key', (topic, payload) => {
+      const t = parseTopic(topic);
+      if (t?.kind !== 'key') return;
+      try {
+        const k = JSON.parse(payload.toString('utf8')) as { rotatedAt?: unknown; instance?: unknown };
+        if (typeof k?.instance === 'string' && k.instance !== this.opts.instanceId && typeof k.rotatedAt === 'number')
+          handlers.keyRotated(t.deviceId, k.rotatedAt);
+      } catch {
+        // Not a gateway's payload; ignore.
+      }
+    });
     await this.bus.subscribe('kiln/v1/+/config', (topic, payload) => {
       const t = parseTopic(topic);
       if (t?.kind !== 'config') return;

@@ -86,6 +86,8 @@ export function toEvent(topic: string, payload: Buffer): OperatorEvent | undefin
       if (!isInt(telemetrySec, 1, 86_400) || !isInt(heartbeatSec, 5, 3600)) return undefined;
       return { type: 'config', deviceId: t.deviceId, telemetrySec, heartbeatSec };
     }
+    case 'key':
+      return undefined; // a session's end shows as its status
     case 'commandResult': {
       if (typeof b.status !== 'string' || !FINAL_STATUSES.has(b.status)) return undefined;
       if (b.deviceId !== undefined && (typeof b.deviceId !== 'string' || !isDeviceId(b.deviceId))) return undefined;

@@ -188,10 +188,12 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
         publicKey: { kind: 'object', maxKeys: 8, maxBytes: 1024 },
       });
       const jwk = await checkPublicJwk(body.publicKey);
-      store.devices.rotateKey(id, jwk);
+      const rotatedAt = Date.now();
+      store.devices.rotateKey(id, jwk, rotatedAt);
       d.deviceAuth.forget(id);
-      // The old key's session must not outlive the rotation.
+      // The old key's session must not outlive the rotation, here or on another instance.
       d.sessions.get(id)?.close(CloseCode.REVOKED, 'device key rotated');
+      d.bridge.publishKeyRotated(id, rotatedAt);
       audit(req, res, 'device.rotate-key', id);
       res.json(show(get(id), false));
     },
