@@ -149,11 +149,12 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       config: (deviceId) => {
         sendConfig(sessions, deviceId, effectiveConfig(store.devices.configOf(deviceId), config.limits));
       },
-      // Rotated on another instance: a session opened here with the old key ends, as it would there.
-      keyRotated: (deviceId, rotatedAt) => {
+      // Rotated or deleted on another instance: a session opened here with the old key ends, as it would there.
+      keyChanged: (deviceId, change, at) => {
         deviceAuth.forget(deviceId);
         const s = sessions.get(deviceId);
-        if (s && s.startedAt <= rotatedAt) s.close(CloseCode.REVOKED, 'device key rotated');
+        if (s && s.startedAt <= at)
+          s.close(CloseCode.REVOKED, change === 'deleted' ? 'device deleted' : 'device key rotated');
       },
     });
 

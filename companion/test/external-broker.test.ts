@@ -157,13 +157,43 @@ describe('two gateway instances sharing a fleet', () => {
     const { d: next } = await welcomed(b, 'fleet-5', fresh);
     await watcher.publishAsync(
       topics.key('fleet-5'),
-      JSON.stringify({ rotatedAt: Date.now() - 1000, instance: 'gw-a' }),
+      JSON.stringify({ change: 'rotated', at: Date.now() - 1000, instance: 'gw-a' }),
       {
         qos: 1,
       },
     );
     await new Promise((r) => setTimeout(r, 300));
     expect(next.ws.readyState).toBe(next.ws.OPEN);
+  });
+
+  it('deleting on instance A closes the session on instance B (4003) and clears the retained status', async () => {
+    const admin = a.gw.store.apiKeys.create('admin4', 'admin').key;
+    const { d } = await welcomed(b, 'fleet-6');
+    const late = await connectAsync(`mqtt://127.0.0.1:${mosq.port}`, {
+      username: mosq.user,
+      password: mosq.password,
+      reconnectPeriod: 0,
+    });
+    try {
+      const retained = () =>
+        new Promise<Buffer | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), 500);
+          late.once('message', (_t, payload) => {
+            clearTimeout(timer);
+            resolve(payload);
+          });
+          void late.subscribeAsync(topics.status('fleet-6'), { qos: 1 });
+        });
+      expect(JSON.parse(String(await retained()))).toMatchObject({ state: 'online' });
+      await late.unsubscribeAsync(topics.status('fleet-6'));
+      expect((await api(a.gw, a.ca, 'DELETE', '/api/v1/devices/fleet-6', { key: admin })).status).toBe(204);
+      expect(await d.closed()).toBe(CloseCode.REVOKED);
+      // A subscriber arriving now finds no retained status for it.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await retained()).toBeUndefined();
+    } finally {
+      await late.endAsync(true);
+    }
   });
 
   it('revoking on instance A closes the session on instance B (4003)', async () => {

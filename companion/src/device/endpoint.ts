@@ -119,7 +119,8 @@ export class DeviceEndpoint {
         const now = Date.now();
         ctx.store.devices.markSeen(deviceId, 'offline', {}, now);
         const row = ctx.store.devices.get(deviceId);
-        if (row?.state !== 'revoked')
+        // Revoked: its status says so already. Deleted: it has none any more (its retained status was cleared).
+        if (row && row.state !== 'revoked')
           ctx.bridge.publishStatus(deviceId, { state: 'offline', since: now, lastSeen: now });
       }
       ctx.log.debug({ deviceId, code }, 'device session closed');

@@ -8,6 +8,9 @@ import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Bus } from './bus.ts';
 
+/** What happened to a device's registered key (SPEC §1.7 `key`). */
+export type KeyChange = 'rotated' | 'deleted';
+
 export interface DeviceStatus {
   state: 'online' | 'offline' | 'revoked';
   /** When this state began (ms); orders statuses from different instances. */
@@ -144,9 +147,14 @@ export class Bridge {
     this.publish(topics.config(deviceId), { ...config, instance: this.opts.instanceId }, false, 1);
   }
 
-  /** An operator rotated the device's key here (SPEC §1.7): every instance ends the device's older session. */
-  publishKeyRotated(deviceId: string, rotatedAt: number): void {
-    this.publish(topics.key(deviceId), { rotatedAt, instance: this.opts.instanceId }, false, 1);
+  /**
+   * An operator rotated the device's key or deleted the device here (SPEC §1.7): every instance
+   * ends the device's session begun before `at`. A deleted device's retained status is cleared.
+   */
+  publishKeyChange(deviceId: string, change: KeyChange, at: number): void {
+    this.publish(topics.key(deviceId), { change, at, instance: this.opts.instanceId }, false, 1);
+    // An empty retained message removes the retained one (MQTT 3.1.1 §3.3.1.3).
+    if (change === 'deleted') this.#publishText(topics.status(deviceId), '', true, 1);
   }
 
   publishCommand(
@@ -169,16 +177,16 @@ export class Bridge {
     status: (deviceId: string, status: DeviceStatus) => void;
     /** A configuration change made on another instance (the values are read from the shared store). */
     config: (deviceId: string) => void;
-    /** The device's key was rotated on another instance, at `rotatedAt`. */
-    keyRotated: (deviceId: string, rotatedAt: number) => void;
+    /** The device's key was rotated, or the device deleted, on another instance at `at`. */
+    keyChanged: (deviceId: string, change: KeyChange, at: number) => void;
   }): Promise<void> {
     await this.bus.subscribe('kiln/v1/+/key', (topic, payload) => {
       const t = parseTopic(topic);
       if (t?.kind !== 'key') return;
       try {
-        const k = JSON.parse(payload.toString('utf8')) as { rotatedAt?: unknown; instance?: unknown };
-        if (typeof k?.instance === 'string' && k.instance !== this.opts.instanceId && typeof k.rotatedAt === 'number')
-          handlers.keyRotated(t.deviceId, k.rotatedAt);
+        const k = JSON.parse(payload.toString('utf8')) as { change?: unknown; at?: unknown; instance?: unknown };
+        if (typeof k?.instance !== 'string' || k.instance === this.opts.instanceId || typeof k.at !== 'number') return;
+        if (k.change === 'rotated' || k.change === 'deleted') handlers.keyChanged(t.deviceId, k.change, k.at);
       } catch {
         // Not a gateway's payload; ignore.
       }

@@ -193,7 +193,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
       d.deviceAuth.forget(id);
       // The old key's session must not outlive the rotation, here or on another instance.
       d.sessions.get(id)?.close(CloseCode.REVOKED, 'device key rotated');
-      d.bridge.publishKeyRotated(id, rotatedAt);
+      d.bridge.publishKeyChange(id, 'rotated', rotatedAt);
       audit(req, res, 'device.rotate-key', id);
       res.json(show(get(id), false));
     },
@@ -205,6 +205,8 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
     d.sessions.get(id)?.close(CloseCode.REVOKED, 'device deleted');
     d.deviceAuth.forget(id);
     store.devices.delete(id);
+    // Other instances end their session too; the retained status goes.
+    d.bridge.publishKeyChange(id, 'deleted', Date.now());
     audit(req, res, 'device.delete', id);
     res.status(204).end();
   });
