@@ -37,11 +37,14 @@ export class DeviceEndpoint {
   /** The `upgrade` listener of the HTTP(S) server. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     destroyOnError(socket);
+    const startedAt = Date.now();
     this.#authorize(req)
       .then((r) => {
         if ('status' in r) return this.#refuse(req, socket, r);
         if (socket.destroyed) return;
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, r.deviceId, req.socket.remoteAddress ?? ''));
+        this.wss.handleUpgrade(req, socket, head, (ws) =>
+          this.#open(ws, r.deviceId, req.socket.remoteAddress ?? '', startedAt),
+        );
       })
       .catch((err: unknown) => {
         this.ctx.log.error({ err, req }, 'device handshake failed');
@@ -100,9 +103,9 @@ export class DeviceEndpoint {
     answerRefusal(socket, r);
   }
 
-  #open(ws: import('ws').WebSocket, deviceId: string, remote: string): void {
+  #open(ws: import('ws').WebSocket, deviceId: string, remote: string, startedAt: number): void {
     const { ctx } = this;
-    const session = new Session(ws, deviceId, remote, ctx);
+    const session = new Session(ws, deviceId, remote, ctx, startedAt);
     ctx.sessions.add(session);
     ws.on('message', (data, isBinary) => {
       try {

@@ -18,7 +18,6 @@ export class Session {
   highestSeq = -1;
   ready = false;
   closed = false;
-  readonly startedAt = Date.now();
   lastSeenAt = Date.now();
   /** Ping/pong: set on pong, cleared on each ping round. */
   alive = true;
@@ -33,6 +32,12 @@ export class Session {
     readonly deviceId: string,
     readonly remote: string,
     private readonly ctx: HubContext,
+    /**
+     * When its handshake began, before the device's key was read: a key rotated or a device
+     * deleted after this ends the session (gateway.ts keyChanged), and a newer session on
+     * another instance supersedes it.
+     */
+    readonly startedAt = Date.now(),
   ) {
     this.#helloTimer = setTimeout(() => {
       if (!this.ready) this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time');
