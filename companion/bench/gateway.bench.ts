@@ -36,10 +36,11 @@
  * KILN_BENCH_PROF=DIR writes a V8 CPU profile of each gateway process to DIR, with the phase
  * boundaries in DIR/marks-<pid>.txt (on the profile's clock).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import { Store } from '../src/store/index.ts';
+import { allocatorState } from '../src/util/allocator.ts';
 import { tempDir } from '../test/helpers.ts';
 import { brokerBaselines, wsBaseline } from './baselines.ts';
 import { type LoadFleet, loadFleet, type NodeFleet, nodeFleet } from './fleets.ts';
@@ -62,9 +63,8 @@ const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
  * for fleets in the thousands ("Memory and major collections"); KILN_BENCH_MALLOC=glibc
  * measures the system allocator instead.
  */
-const JEMALLOC = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`;
-const allocator =
-  process.env.KILN_BENCH_MALLOC === 'glibc' ? 'glibc' : existsSync(JEMALLOC) ? 'jemalloc' : 'glibc (no jemalloc)';
+const JEMALLOC = allocatorState()?.library;
+const allocator = process.env.KILN_BENCH_MALLOC === 'glibc' ? 'glibc' : JEMALLOC ? 'jemalloc' : 'glibc (no jemalloc)';
 /** KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit). */
 function spawnRole(role: string, cfg: object): Role {
   if (role !== 'gateway') return forkRole(PROCS, role, cfg);
@@ -74,7 +74,7 @@ function spawnRole(role: string, cfg: object): Role {
     role,
     cfg,
     prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
-    allocator === 'jemalloc' ? { LD_PRELOAD: JEMALLOC } : {},
+    allocator === 'jemalloc' && JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {},
   );
 }
 process.on('exit', stopRoles);
