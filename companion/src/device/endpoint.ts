@@ -13,6 +13,7 @@ import { answerRefusal, destroyOnError, type UpgradeRefusal } from '../util/upgr
 import type { DeviceAuthenticator } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { dispatch } from './handlers/index.ts';
+import { releaseFragmentsAfterMessage } from './receiver-fragments.ts';
 import { Session } from './session.ts';
 
 export class DeviceEndpoint {
@@ -32,6 +33,10 @@ export class DeviceEndpoint {
       handleProtocols: () => SUBPROTOCOL,
     });
     this.authFailures = new FixedWindowLimiter(ctx.config.limits.authFailuresPerMinPerIp, 60_000, 50_000);
+    if (!releaseFragmentsAfterMessage())
+      ctx.log.warn(
+        'this ws release changed its Receiver: each device message now survives until a major collection, which come more often (see docs/ARCHITECTURE.md, "Memory and major collections")',
+      );
   }
 
   /** The `upgrade` listener of the HTTP(S) server. */
