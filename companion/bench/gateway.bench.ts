@@ -141,14 +141,18 @@ async function main() {
   type Sub = { count: number; p50: number; p99: number; hist: LatencyHistogram; cpuMs: number };
   /** The gateway's CPU time; `label` names the moment in the profile marks (KILN_BENCH_PROF). */
   const gwCpu = async (label?: string) => (await gw.ask({ cmd: 'cpu', label }, 'cpu')).cpu as number;
+  type GcCount = { majors: number; maxPauseMs: number };
+  const majorsSoFar = async () => ((await gw.ask({ cmd: 'rss' }, 'rss')).gc as GcCount).majors;
   const phase = async (name: string, f: LoadFleet, ratePerDevice: number, batch: number) => {
     await sub.ask({ cmd: 'reset' }, 'reset');
+    const m0 = await majorsSoFar();
     const c0 = await gwCpu(`${name}-start`);
     const tel = await f.telemetry(ratePerDevice, batch);
     const gwCpuMs = (await gwCpu(`${name}-end`)) - c0;
+    const majors = (await majorsSoFar()) - m0;
     await new Promise((r) => setTimeout(r, 500));
     const s = (await sub.ask({ cmd: 'report' }, 'sub')).sub as Sub;
-    return { tel, sub: s, gwCpuMs };
+    return { tel, sub: s, gwCpuMs, majors };
   };
   const results: Record<
     number,
@@ -160,7 +164,6 @@ async function main() {
       batched: Awaited<ReturnType<typeof phase>>;
     }
   > = {};
-  type GcCount = { majors: number; maxPauseMs: number };
   const sustained: {
     p99: number;
     e2eP99: number;
@@ -189,7 +192,6 @@ async function main() {
     const batched = await phase(`telemetry-${n}-batch`, f, BATCH_RATE / n, BATCH);
     results[n] = { conn, connGwCpuMs, rss, single, batched };
     for (let w = 0; n === N && w < SUSTAINED_WINDOWS; w++) {
-      const before = (await gw.ask({ cmd: 'rss' }, 'rss')).gc as GcCount;
       const ph = await phase(`telemetry-${n}-sustained-${w}`, f, TARGET_RATE / n, 1);
       const after = await gw.ask({ cmd: 'rss' }, 'rss');
       sustained.push({
@@ -199,7 +201,7 @@ async function main() {
         e2eHist: ph.sub.hist,
         acked: ph.tel.acked,
         delivered: ph.sub.count,
-        majors: (after.gc as GcCount).majors - before.majors,
+        majors: ph.majors,
         rss: after.rss as number,
       });
     }
@@ -351,7 +353,7 @@ async function main() {
       );
       row(
         `  CPU during the phase`,
-        `gateway ${cpuShare(ph.gwCpuMs, PHASE_MS)}, generators ${cpuShare(ph.tel.genCpuMs, PHASE_MS)} (their 10 ms tick late by ${fmt(ph.tel.loopP99, 1)} ms at p99), subscriber ${cpuShare(ph.sub.cpuMs, PHASE_MS + 500)}`,
+        `gateway ${cpuShare(ph.gwCpuMs, PHASE_MS)}, generators ${cpuShare(ph.tel.genCpuMs, PHASE_MS)} (their 10 ms tick late by ${fmt(ph.tel.loopP99, 1)} ms at p99), subscriber ${cpuShare(ph.sub.cpuMs, PHASE_MS + 500)}; gateway major GCs ${ph.majors}`,
         n === N && label === '1 sample per message' ? `raw ws server ${cpuShare(ws.cpuMs, PHASE_MS)}` : '',
         '',
         '2 cores = 200%',
