@@ -18,9 +18,9 @@
  * The remedy is to empty the array once ws has taken the message out of it, and to keep
  * that one array for the next message. A receiver then makes no array that outlives a
  * message, and the one it keeps points at nothing young between messages. ws exports
- * Receiver but has no option for this, so
- * its dataMessage is wrapped here. The shape it relies on is checked first, and
- * `receiver-fragments.test.ts` fails if a ws release changes it.
+ * Receiver but has no option for this, so its dataMessage is wrapped here. The shape it
+ * relies on is checked first, and `receiver-fragments.test.ts` fails if a ws release
+ * changes it.
  */
 import type { Writable } from 'node:stream';
 import * as ws from 'ws';
@@ -55,8 +55,8 @@ export function receiverShapeKnown(): boolean {
 /**
  * Wraps ws' Receiver.dataMessage once per process, so the array a message came in is
  * emptied after ws has taken the message out of it, and kept for the next message.
- * Returns false, and changes nothing,
- * when ws' Receiver no longer has the shape this relies on.
+ * Returns false, and changes nothing, when ws' Receiver no longer has the shape this
+ * relies on.
  */
 export function releaseFragmentsAfterMessage(): boolean {
   const proto = Receiver.prototype as unknown as ReceiverPrototype;
