@@ -10,12 +10,29 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { type ConfigInput, resolveConfig } from '../src/config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
+import { Store } from '../src/store/index.ts';
 
 export const silent = pino({ level: 'silent' });
 
 export function tempDir(prefix = 'kiln-gw-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** What a test leaves to undo; `runCleanups` in an afterEach undoes it, last first. */
+export type Cleanups = (() => Promise<void> | void)[];
+
+export async function runCleanups(cleanups: Cleanups): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+}
+
+/** A Store on a new temporary data directory, closed and removed through `cleanups`. */
+export function tempStore(cleanups: Cleanups): { store: Store; dir: string } {
+  const t = tempDir();
+  const store = Store.open(t.dir);
+  cleanups.push(() => t.remove());
+  cleanups.push(() => store.close());
+  return { store, dir: t.dir };
 }
 
 export function testConfig(dataDir: string, over: ConfigInput = {}) {

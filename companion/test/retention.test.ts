@@ -6,11 +6,11 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DB_FILE, Store } from '../src/store/index.ts';
+import { DB_FILE, type Store } from '../src/store/index.ts';
 import type { RetentionCount } from '../src/store/retention.ts';
 import { RetentionSweep, runRetention } from '../src/store/retention.ts';
 import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
-import { tempDir } from './helpers.ts';
+import { type Cleanups, runCleanups, tempStore } from './helpers.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -18,17 +18,12 @@ const NOW = 1000 * DAY;
 const POLICY = { rawDays: 30, rollupBucketSec: 3600, rollupDays: 365 };
 const KEY = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups: Cleanups = [];
+afterEach(() => runCleanups(cleanups));
 
 function open() {
-  const t = tempDir();
-  const s = Store.open(t.dir);
-  cleanups.push(() => t.remove());
-  cleanups.push(() => s.close());
-  return { s, dir: t.dir };
+  const { store: s, dir } = tempStore(cleanups);
+  return { s, dir };
 }
 
 /** `n` samples of one device, one a second from `from`, metric t = seq. */

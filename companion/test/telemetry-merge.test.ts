@@ -5,23 +5,18 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store } from '../src/store/index.ts';
+import type { Store } from '../src/store/index.ts';
 import { runRetention } from '../src/store/retention.ts';
 import type { SampleRow } from '../src/store/telemetry.ts';
-import { tempDir } from './helpers.ts';
+import { type Cleanups, runCleanups, tempStore } from './helpers.ts';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
+const cleanups: Cleanups = [];
+afterEach(() => runCleanups(cleanups));
 
 function open() {
-  const t = tempDir();
-  const s = Store.open(t.dir);
-  cleanups.push(() => t.remove());
-  cleanups.push(() => s.close());
+  const { store: s, dir } = tempStore(cleanups);
   for (const id of ['m-a', 'm-b', 'm-c', 'm-d']) s.devices.register(id, { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
-  return { s, file: `${t.dir}/gateway.db` };
+  return { s, file: `${dir}/gateway.db` };
 }
 
 const T0 = 1_700_000_000_000;
@@ -78,7 +73,7 @@ describe('telemetry_recent → telemetry', () => {
     expect(step(100)).toBe(0);
     expect(tableCounts(s)).toEqual({ main: 60, recent: 0 });
     const raw = new Database(file, { readonly: true });
-    cleanups.push(() => raw.close());
+    cleanups.push(() => void raw.close());
     const dup = raw
       .prepare(
         `SELECT device_id, boot_id, seq, count(*) AS n FROM (SELECT device_id, boot_id, seq FROM telemetry

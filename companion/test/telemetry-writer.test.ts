@@ -7,25 +7,20 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/errors.ts';
-import { DB_FILE, Store } from '../src/store/index.ts';
+import { DB_FILE } from '../src/store/index.ts';
 import { emptyColumns, pushSample, TelemetryRepo } from '../src/store/telemetry.ts';
 import { TelemetryWriter, type WriterEvents } from '../src/store/telemetry-writer.ts';
-import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { type Cleanups, registerDevice, runCleanups, startTestGateway, TestDevice, tempStore } from './helpers.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups: Cleanups = [];
+afterEach(() => runCleanups(cleanups));
 
 async function writerOnNewStore(events: WriterEvents = {}) {
-  const t = tempDir();
-  const store = Store.open(t.dir);
+  const { store, dir } = tempStore(cleanups);
   store.devices.register('w-1', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
-  const writer = await TelemetryWriter.start(join(t.dir, DB_FILE), {}, events);
-  cleanups.push(() => t.remove());
-  cleanups.push(() => store.close());
+  const writer = await TelemetryWriter.start(join(dir, DB_FILE), {}, events);
   cleanups.push(() => writer.close());
-  return { store, writer, file: join(t.dir, DB_FILE) };
+  return { store, writer, file: join(dir, DB_FILE) };
 }
 
 const samples = (seqs: number[], bootId = 'boot-a') => {
@@ -123,10 +118,7 @@ describe('telemetry writer thread', () => {
   });
 
   it('writes held RSSI values oldest first, at most as many per commit as it has samples (64 or more)', () => {
-    const t = tempDir();
-    const store = Store.open(t.dir);
-    cleanups.push(() => t.remove());
-    cleanups.push(() => store.close());
+    const { store } = tempStore(cleanups);
     const ids = Array.from({ length: 200 }, (_, i) => `r-${String(i).padStart(3, '0')}`);
     for (const id of ids) store.devices.register(id, { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
     const repo = new TelemetryRepo(store.db, { rssiEveryMs: 2000 });

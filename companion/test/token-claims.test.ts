@@ -5,23 +5,15 @@
  */
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { DB_FILE, Store } from '../src/store/index.ts';
+import { DB_FILE, type Store } from '../src/store/index.ts';
 import { TelemetryWriter } from '../src/store/telemetry-writer.ts';
 import { TokenClaims } from '../src/store/token-claims.ts';
-import { tempDir } from './helpers.ts';
+import { type Cleanups, runCleanups, tempStore } from './helpers.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups: Cleanups = [];
+afterEach(() => runCleanups(cleanups));
 
-function store() {
-  const t = tempDir();
-  const s = Store.open(t.dir);
-  cleanups.push(() => t.remove());
-  cleanups.push(() => s.close());
-  return { dir: t.dir, store: s };
-}
+const store = () => tempStore(cleanups);
 
 const rows = (s: Store) => (s.db.prepare('SELECT count(*) AS n FROM device_token_claims').get() as { n: number }).n;
 
