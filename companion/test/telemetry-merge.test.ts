@@ -3,12 +3,15 @@
  * on a real SQLite file: every sample stays stored exactly once across both tables, reads see
  * both, and the moves cover every device however the rows fall.
  */
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Store } from '../src/store/index.ts';
+import { openDatabase } from '../src/store/db.ts';
+import { Store } from '../src/store/index.ts';
+import { MIGRATIONS } from '../src/store/migrations.ts';
 import { runRetention } from '../src/store/retention.ts';
-import type { SampleRow } from '../src/store/telemetry.ts';
-import { type Cleanups, runCleanups, tempStore } from './helpers.ts';
+import { type SampleRow, TelemetryRepo } from '../src/store/telemetry.ts';
+import { type Cleanups, runCleanups, tempDir, tempStore } from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
@@ -97,5 +100,95 @@ describe('telemetry_recent → telemetry', () => {
     s.telemetry.insertMany(rows('m-c', 12, 12));
     expect(s.devices.delete('m-c')).toBe(true);
     expect(tableCounts(s)).toEqual({ main: 0, recent: 0 });
+  });
+
+  describe('the bound that spares new samples the look-up in telemetry (telemetry_high_seq)', () => {
+    const bounds = (s: Store) =>
+      s.db.prepare('SELECT device_id, boot_id, seq FROM telemetry_high_seq ORDER BY 1, 2').all() as {
+        device_id: string;
+        boot_id: string;
+        seq: number;
+      }[];
+
+    it('is raised by each move, per device and boot, and still stores late samples below it exactly once', () => {
+      const { s } = open();
+      s.telemetry.insertMany([...rows('m-a', 1, 5), ...rows('m-a', 8, 8), ...rows('m-a', 1, 2, 'boot-2')]);
+      s.telemetry.merge.all(1000);
+      expect(bounds(s)).toEqual([
+        { device_id: 'm-a', boot_id: 'boot-1', seq: 8 },
+        { device_id: 'm-a', boot_id: 'boot-2', seq: 2 },
+      ]);
+      // 6 and 7 arrive late, below the bound, and were never stored: stored now. 5 and 8 were: not again.
+      expect(s.telemetry.insertMany([...rows('m-a', 5, 8), ...rows('m-a', 2, 3, 'boot-2')])).toEqual([
+        false,
+        true,
+        true,
+        false,
+        false,
+        true,
+      ]);
+      // A move never lowers it (only 6 and 7 of boot-1 move now).
+      s.telemetry.merge.all(1000);
+      expect(bounds(s)).toEqual([
+        { device_id: 'm-a', boot_id: 'boot-1', seq: 8 },
+        { device_id: 'm-a', boot_id: 'boot-2', seq: 3 },
+      ]);
+      expect(s.telemetry.insertMany(rows('m-a', 1, 9))).toEqual([...Array(8).fill(false), true]);
+      expect(s.telemetry.count('m-a')).toBe(12);
+    });
+
+    it('holds for a writer on another connection (another instance sharing the database)', () => {
+      const { s, file } = open();
+      const other = openDatabase(file, { integrity: 'skip' });
+      cleanups.push(() => void other.close());
+      const theirs = new TelemetryRepo(other);
+      // This writer stores and moves; the other, which knew nothing of those samples, gets them resent.
+      s.telemetry.insertMany(rows('m-b', 1, 10));
+      s.telemetry.merge.all(1000);
+      expect(theirs.insertMany(rows('m-b', 9, 12))).toEqual([false, false, true, true]);
+      // …and the other way round.
+      theirs.merge.all(1000);
+      expect(s.telemetry.insertMany(rows('m-b', 11, 13))).toEqual([false, false, true]);
+      expect(s.telemetry.count('m-b')).toBe(13);
+    });
+
+    it('is forgotten with the samples: a boot whose samples all expired, and a deleted device', () => {
+      const { s } = open();
+      s.telemetry.insertMany([...rows('m-c', 1, 3), ...rows('m-c', 1, 1, 'boot-2'), ...rows('m-d', 1, 2)]);
+      s.telemetry.merge.all(1000);
+      // boot-2's one sample is recent; boot-1's three expire.
+      s.db.prepare(`UPDATE telemetry SET ts = ? WHERE boot_id = 'boot-2'`).run(T0 + 39 * 86_400_000);
+      runRetention(s.db, { rawDays: 30, rollupBucketSec: 3600, rollupDays: 365 }, T0 + 40 * 86_400_000);
+      expect(bounds(s)).toEqual([{ device_id: 'm-c', boot_id: 'boot-2', seq: 1 }]);
+      s.telemetry.insertMany(rows('m-d', 3, 3));
+      s.telemetry.merge.all(1000);
+      expect(s.devices.delete('m-c')).toBe(true);
+      expect(bounds(s)).toEqual([{ device_id: 'm-d', boot_id: 'boot-1', seq: 3 }]);
+    });
+
+    it('is filled from what telemetry already holds when a database from before it is opened', () => {
+      const old = tempDir();
+      cleanups.push(() => old.remove());
+      const v7 = new Database(join(old.dir, 'gateway.db'));
+      for (const m of MIGRATIONS.slice(0, 7)) v7.exec(m);
+      v7.pragma('user_version = 7');
+      const put = v7.prepare(
+        `INSERT INTO telemetry (device_id, boot_id, seq, ts, received_at, metrics) VALUES (?, ?, ?, ?, ?, '{}')`,
+      );
+      for (const seq of [1, 2, 3]) put.run('m-a', 'boot-1', seq, T0 + seq, T0);
+      put.run('m-a', 'boot-2', 7, T0, T0);
+      v7.close();
+      const s = Store.open(old.dir);
+      cleanups.push(() => s.close());
+      expect(bounds(s)).toEqual([
+        { device_id: 'm-a', boot_id: 'boot-1', seq: 3 },
+        { device_id: 'm-a', boot_id: 'boot-2', seq: 7 },
+      ]);
+      expect(s.telemetry.insertMany([...rows('m-a', 3, 4), ...rows('m-a', 7, 7, 'boot-2')])).toEqual([
+        false,
+        true,
+        false,
+      ]);
+    });
   });
 });

@@ -140,4 +140,16 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX device_token_claims_expiry ON device_token_claims (expires_at);
   `,
+  // 8: per device and boot, a seq at or above every one telemetry holds (telemetry-merge.ts
+  // keeps it): a new sample above it cannot be there, and skips the probe into that table.
+  `
+  CREATE TABLE telemetry_high_seq (
+    device_id TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (device_id, boot_id)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO telemetry_high_seq (device_id, boot_id, seq)
+    SELECT device_id, boot_id, max(seq) FROM telemetry GROUP BY device_id, boot_id;
+  `,
 ];

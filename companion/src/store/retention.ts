@@ -47,6 +47,7 @@ export class RetentionSweep {
   readonly #upsert;
   readonly #delete;
   readonly #deleteRecent;
+  readonly #forgetBoots;
   readonly #deleteRollups;
   readonly #deleteAudit;
   /** What the round is at; undefined between rounds. */
@@ -79,6 +80,11 @@ export class RetentionSweep {
          count = count + 1, min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum`,
     );
     this.#delete = db.prepare('DELETE FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?');
+    // A boot whose last sample in telemetry expired needs no bound there any more (telemetry-merge.ts).
+    this.#forgetBoots = db.prepare(
+      `DELETE FROM telemetry_high_seq AS h WHERE h.device_id = ?
+         AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.device_id = h.device_id AND t.boot_id = h.boot_id)`,
+    );
     this.#deleteRecent = db.prepare('DELETE FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?');
     this.#deleteRollups = db.prepare<{ cutoff: number; limit: number }>(
       `DELETE FROM telemetry_rollup WHERE (device_id, metric, bucket_sec, bucket_start) IN (
@@ -124,6 +130,7 @@ export class RetentionSweep {
           }
           const cutoff = this.#roundNow - rawDays * DAY;
           const main = this.#fold(id, this.#expired.all({ id, cutoff, limit: left }), false);
+          if (main > 0) this.#forgetBoots.run(id);
           const recent = this.#fold(id, this.#expiredRecent.all({ id, cutoff, limit: left - main }), true);
           count.rolledUp += main + recent;
           count.recentDeleted += recent;

@@ -97,9 +97,13 @@ export class TelemetryRepo {
     private readonly db: Db,
     private readonly opts: { rssiEveryMs?: number; recentRows?: number } = {},
   ) {
+    // Telemetry is asked only for a sample at or below the highest seq moved there for its
+    // device and boot (telemetry-merge.ts); OR stops at its first true side.
     this.#insert = db.prepare(
       `INSERT OR IGNORE INTO telemetry_recent (device_id, boot_id, seq, ts, received_at, metrics)
-       SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?)`,
+       SELECT ?, ?, ?, ?, ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM telemetry_high_seq WHERE device_id = ? AND boot_id = ? AND seq >= ?)
+          OR NOT EXISTS (SELECT 1 FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?)`,
     );
     this.#highest = db.prepare<[string, string, string, string], { m: number | null }>(
       `SELECT max(m) AS m FROM (SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?
@@ -118,7 +122,11 @@ export class TelemetryRepo {
         const bootId = c.bootIds[i] as string;
         const seq = c.seqs[i] as number;
         const ts = c.ts[i] as number;
-        if (this.#insert.run(deviceId, bootId, seq, ts, now, c.metricsJson[i], deviceId, bootId, seq).changes !== 1)
+        const m = c.metricsJson[i];
+        if (
+          this.#insert.run(deviceId, bootId, seq, ts, now, m, deviceId, bootId, seq, deviceId, bootId, seq).changes !==
+          1
+        )
           continue;
         fresh[i] = 1;
         this.merge.recentRows++;
