@@ -23,7 +23,8 @@
  * The simulated devices (procs.ts, role `devices`) do on the wire what a Kiln device does:
  * TLS 1.2 (ESP-IDF's esp-tls/mbedTLS default; firmware/sdkconfig.defaults does not enable
  * 1.3) with the certificate chain verified, an ES256 token per connect, hello, then one
- * telemetry message per sample. Each generator process is one boot of its devices (its own
+ * telemetry message per sample and a heartbeat every 60 s (the welcome's default; each
+ * heartbeat updates the device's last-seen in the store). Each generator process is one boot of its devices (its own
  * bootId), so devices that come back in a later fleet start a new sequence instead of
  * resending stored seqs, and it loads its trust store once (one TLS context), as a device
  * does; the gateway sees the same handshake. The offered rate is what

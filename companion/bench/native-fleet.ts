@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { signDeviceToken } from '@kiln/protocol';
+import { DEFAULTS, signDeviceToken } from '@kiln/protocol';
 import { importJWK, type JWK } from 'jose';
 import type { LatencyHistogram } from './latency-histogram.ts';
 import { roles } from './roles.ts';
@@ -97,6 +97,9 @@ export async function nativeFleet(opts: {
     randomBytes(8).toString('hex'),
     '--concurrency',
     String(opts.concurrency ?? 64),
+    // What the gateway's welcome says by default (the bench leaves it so).
+    '--heartbeat-sec',
+    String(DEFAULTS.heartbeatSec),
     ...(opts.raw ? ['--raw'] : []),
   ];
   const proc = spawn(BINARY, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -10,7 +10,7 @@ import { createServer as createHttps } from 'node:https';
 import { createServer as createNet, isIP } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { type ConnectionOptions, createSecureContext, connect as tlsConnect } from 'node:tls';
-import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
+import { DEFAULTS, deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import { Aedes } from 'aedes';
 import { importJWK, type JWK } from 'jose';
 import { connectAsync } from 'mqtt';
@@ -274,6 +274,10 @@ async function devices() {
       let cursor = 0;
       /** Messages per ms offered by this fleet: every device once per period. */
       const perMs = list.length / periodMs;
+      // And a heartbeat from each device every heartbeatSec (the welcome's), spread evenly, with
+      // a seq of its own as the firmware's (loadgen.c does the same).
+      const hbPerMs = raw ? 0 : list.length / (1000 * DEFAULTS.heartbeatSec);
+      let heartbeats = 0;
       await new Promise<void>((resolve) => {
         const timer = setInterval(() => {
           const clock = Math.min(Date.now(), end);
@@ -309,6 +313,12 @@ async function devices() {
                       })),
                     }),
             );
+          }
+          for (let k = Math.round((clock - start) * hbPerMs) - heartbeats; k > 0; k--) {
+            const [id, ws] = list[heartbeats++ % list.length] as [string, WebSocket];
+            const seq = seqs.get(id) ?? 1;
+            seqs.set(id, seq + 1);
+            ws.send(JSON.stringify({ type: 'heartbeat', seq, uptimeMs: Math.round(performance.now()) }));
           }
         }, tickMs);
       });

@@ -6,6 +6,7 @@
  * on the same cores. bench/native-fleet.ts builds and drives it.
  *
  *   loadgen --host H --port P --path /v1/device --ca FILE --tokens FILE --boot-id HEX [--raw] [--concurrency 64]
+ *           [--heartbeat-sec 60]
  *
  * The tokens file holds one `<deviceId> <token>` line per device. Commands on stdin, one a line,
  * each answered by one JSON line on stdout (diagnostics on stderr):
@@ -14,6 +15,9 @@
  *                                      → {"telemetry":{"sent","messages","acked","dropped","p50","p99","cpuMs","loopP99","loopMax","hist"}}
  *   stop                               → {"stop":true}, then exit 0 (EOF: the same, after the commands read)
  * --raw: the raw ws baseline server (bench/procs.ts `ws-baseline`): no hello, `{"seq":S[,"n":B]}` messages.
+ * --heartbeat-sec: during a telemetry command each device also sends a heartbeat this often, as a
+ * Kiln device does at the welcome's heartbeatSec (60 by default), spread evenly over the fleet and
+ * taking a seq of its own as the firmware's do; 0 for none (always none with --raw).
  */
 #include "loadgen.h"
 
@@ -34,7 +38,7 @@
 #define CONNECT_TIMEOUT_MS 30000.0
 #define DRAIN_MS 5000.0
 
-struct config cfg = {.host = "127.0.0.1", .path = "/v1/device", .concurrency = 64};
+struct config cfg = {.host = "127.0.0.1", .path = "/v1/device", .concurrency = 64, .heartbeat_sec = 60};
 int epfd;
 static conn *conns;
 static size_t nconns;
@@ -58,11 +62,11 @@ struct connect_cmd { /* the connect command */
 static struct connect_cmd cp;
 
 struct telemetry_cmd { /* the telemetry command */
-  double start, end, per_ms, cpu0, drain_until;
-  uint64_t total, messages, sent, acked, dropped, ticks;
+  double start, end, per_ms, hb_per_ms, cpu0, drain_until;
+  uint64_t total, messages, sent, acked, dropped, ticks, heartbeats;
   uint32_t batch;
   conn **list;
-  size_t n, cursor;
+  size_t n, cursor, hb_cursor;
   sent_slot *pool;
   float *lat, *late;
   size_t nlat, lat_cap, nlate, late_cap;
@@ -294,9 +298,11 @@ static void telemetry_begin(double rate, uint32_t batch, double duration) {
   double period = 1000.0 * tp.batch / rate; /* every device sends once per period */
   tp.per_ms = (double)tp.n / period;
   tp.total = (uint64_t)llround(duration * tp.per_ms);
+  tp.hb_per_ms = cfg.raw || cfg.heartbeat_sec <= 0 ? 0 : (double)tp.n / (1000.0 * cfg.heartbeat_sec);
   /* A ring per device big enough for all it sends in this command: a slot is never reused before
      its ack is counted, and no sample costs an allocation. */
-  uint64_t per_device = (tp.total + tp.n - 1) / tp.n * tp.batch + tp.batch + 1;
+  uint64_t per_device = (tp.total + tp.n - 1) / tp.n * tp.batch + tp.batch + 1 +
+                        (tp.hb_per_ms > 0 ? (uint64_t)(duration / (1000.0 * cfg.heartbeat_sec)) + 1 : 0);
   uint32_t cap = 8;
   while (cap < per_device) cap *= 2;
   tp.pool = calloc(tp.n * (size_t)cap, sizeof *tp.pool);
@@ -333,6 +339,19 @@ static void send_message(void) {
   if (!conn_send_text(c, tp.msg, len)) tp.dropped++;
 }
 
+/* A heartbeat, as kiln_session_tick sends it: the device's next seq, which telemetry then skips. */
+static void send_heartbeat(void) {
+  conn *c = tp.list[tp.hb_cursor++ % tp.n];
+  tp.heartbeats++;
+  if (c->state != C_OPEN) return;
+  uint32_t seq = c->next_seq++;
+  char *p = (char *)tp.msg + 14;
+  p = put_u(put_s(p, "{\"type\":\"heartbeat\",\"seq\":"), seq);
+  p = put_u(put_s(p, ",\"uptimeMs\":"), (uint64_t)llround(mono_ms()));
+  *p++ = '}';
+  if (!conn_send_text(c, tp.msg, (size_t)(p - ((char *)tp.msg + 14)))) tp.dropped++;
+}
+
 /* Every 10 ms: what is due by the clock, not a fixed count per tick (a late tick still sends what
    the devices would have sent meanwhile); the last tick tops up to the command's whole count. */
 static void on_tick(void) {
@@ -352,6 +371,8 @@ static void on_tick(void) {
     tp.drain_until = now + DRAIN_MS;
   }
   for (int64_t k = 0; k < due; k++) send_message();
+  int64_t hb_due = llround((clock - tp.start) * tp.hb_per_ms) - (int64_t)tp.heartbeats;
+  for (int64_t k = 0; k < hb_due; k++) send_heartbeat();
 }
 
 /* ---- commands */
@@ -455,10 +476,11 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--tokens") == 0) cfg.tokens = v;
     else if (strcmp(a, "--boot-id") == 0) cfg.boot_id = v;
     else if (strcmp(a, "--concurrency") == 0) cfg.concurrency = atoi(v);
+    else if (strcmp(a, "--heartbeat-sec") == 0) cfg.heartbeat_sec = atoi(v);
     else goto usage;
     i++;
   }
-  if (cfg.port <= 0 || !cfg.ca || !cfg.tokens || (!cfg.raw && !cfg.boot_id) || cfg.concurrency <= 0) goto usage;
+  if (cfg.port <= 0 || !cfg.ca || !cfg.tokens || (!cfg.raw && !cfg.boot_id) || cfg.concurrency <= 0 || cfg.heartbeat_sec < 0) goto usage;
   if (!cfg.boot_id) cfg.boot_id = "0";
 
   signal(SIGPIPE, SIG_IGN); /* a write to a connection the server closed is an error, not death */
@@ -499,6 +521,6 @@ int main(int argc, char **argv) {
   }
 usage:
   fprintf(stderr, "usage: loadgen --host H --port P --path /v1/device --ca FILE --tokens FILE --boot-id HEX "
-                  "[--raw] [--concurrency 64]\n");
+                  "[--raw] [--concurrency 64] [--heartbeat-sec 60]\n");
   return 2;
 }

@@ -44,7 +44,7 @@ typedef struct {
 /* Set up by loadgen.c from argv. */
 extern struct config {
   const char *host, *path, *ca, *tokens, *boot_id;
-  int port, concurrency;
+  int port, concurrency, heartbeat_sec;
   bool raw;
 } cfg;
 extern int epfd;
