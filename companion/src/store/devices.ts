@@ -97,8 +97,16 @@ const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
  * `presenceFlushMs` share one transaction. With synchronous=FULL every commit is an fsync
  * (~1.3 ms here), so one commit per hello, heartbeat and close made a 10,000-device
  * reconnect storm spend ~13 s of the event loop in fsync. Nothing is acknowledged on
- * presence, and reads through this repo see pending updates (get overlays them, every
- * other read flushes first), so only another process sharing the file sees them late.
+ * presence, and reads through this repo see pending updates (get and list overlay them),
+ * so only another process sharing the file sees them late.
+ *
+ * Those commits never wait for the write lock. The telemetry writer's thread holds it for
+ * much of every second under load (telemetry-writer.ts), and SQLite's busy handler waits
+ * by sleeping 1–100 ms at a time, here on the event loop that serves every device: at
+ * 10,000 devices the heartbeats alone (one a minute each) bring a presence commit every
+ * 50 ms. So a presence commit is tried without waiting, and when the lock is taken its
+ * updates stay pending for the next try. It also skips the fsync (synchronous NORMAL):
+ * the writer's next commit syncs the WAL, and these frames with it.
  */
 export class DeviceRepo {
   readonly #get;
@@ -108,9 +116,14 @@ export class DeviceRepo {
   readonly #pending = new Map<string, PendingPresence>();
   #timer: NodeJS.Timeout | undefined;
   readonly #flushTx;
-  /** How long presence updates may wait for their commit. */
+  /** The connection's settings, put back after each presence commit. */
+  readonly #busyTimeoutMs: number;
+  readonly #synchronous: number;
+  /** How long presence updates may wait for their commit (and between tries while the lock is taken). */
   presenceFlushMs = 50;
   constructor(private readonly db: Db) {
+    this.#busyTimeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
+    this.#synchronous = db.pragma('synchronous', { simple: true }) as number;
     this.#get = db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?');
     this.#insert = db.prepare('INSERT INTO devices (id, public_key_jwk, state, created_at) VALUES (?, ?, ?, ?)');
     this.#seen = db.prepare(
@@ -128,9 +141,12 @@ export class DeviceRepo {
 
   get(id: string): DeviceRow | undefined {
     const r = this.#get.get(id);
-    if (!r) return undefined;
-    const row = toRow(r);
-    const p = this.#pending.get(id);
+    return r && this.#withPending(toRow(r));
+  }
+
+  /** The row as its pending presence update will leave it. */
+  #withPending(row: DeviceRow): DeviceRow {
+    const p = this.#pending.get(row.id);
     if (p && row.state !== 'revoked') {
       row.state = p.state;
       row.lastSeenAt = p.now;
@@ -143,14 +159,54 @@ export class DeviceRepo {
     return row;
   }
 
-  /** Commits the pending presence updates now (one transaction). */
+  /** Commits the pending presence updates now (one transaction), waiting for the write lock if need be. */
   flushPresence(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending.size === 0 || !this.db.open) return;
-    const rows = [...this.#pending];
+    this.#flushTx.immediate([...this.#pending]);
     this.#pending.clear();
-    this.#flushTx(rows);
+  }
+
+  /**
+   * Commits the pending presence updates if the write lock is free, without waiting for it
+   * or for fsync (see the class comment); when it is taken they stay pending and the next
+   * try is scheduled. True when nothing is left pending.
+   */
+  #tryFlush(): boolean {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.size === 0 || !this.db.open) return true;
+    if (this.db.inTransaction) {
+      // Part of the caller's transaction, which holds the lock already.
+      this.flushPresence();
+      return true;
+    }
+    this.db.pragma('busy_timeout = 0');
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.#flushTx.immediate([...this.#pending]);
+    } catch (e) {
+      if (!String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) throw e;
+      this.#schedule();
+      return false;
+    } finally {
+      this.db.pragma(`synchronous = ${this.#synchronous}`);
+      this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+    }
+    this.#pending.clear();
+    return true;
+  }
+
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.#tryFlush();
+      } catch {
+        // The store is closing or failing: the updates stay pending, and a hello re-establishes presence anyway.
+      }
+    }, this.presenceFlushMs);
   }
 
   register(id: string, jwk: JWK, now = Date.now()): DeviceRow {
@@ -158,20 +214,25 @@ export class DeviceRepo {
     return this.get(id) as DeviceRow;
   }
 
+  /**
+   * Devices matching the filter, pending presence included. Should the write lock be taken,
+   * the state filter sees the last commit (at most `presenceFlushMs` behind, per try).
+   */
   list(f: DeviceFilter): DeviceRow[] {
-    this.flushPresence();
+    const flushed = this.#tryFlush();
     const { where, args } = this.#where(f);
     if (f.after) {
       where.push('id > ?');
       args.push(f.after);
     }
     const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, f.limit) as RawDevice[]).map(toRow);
+    const rows = (this.db.prepare(sql).all(...args, f.limit) as RawDevice[]).map(toRow);
+    return flushed ? rows : rows.map((r) => this.#withPending(r));
   }
 
-  /** How many devices match the filter (paging aside). */
+  /** How many devices match the filter (paging aside); as of the last commit if the write lock is taken (see list). */
   count(f: Omit<DeviceFilter, 'after' | 'limit'> = {}): number {
-    this.flushPresence();
+    this.#tryFlush();
     const { where, args } = this.#where(f);
     const sql = `SELECT count(*) AS n FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
     return (this.db.prepare(sql).get(...args) as { n: number }).n;
@@ -211,15 +272,8 @@ export class DeviceRepo {
       info: prev ? { ...prev.info, ...info } : info,
       sessions: (prev?.sessions ?? 0) + begun,
     });
-    if (this.#pending.size >= 1000) this.flushPresence();
-    else
-      this.#timer ??= setTimeout(() => {
-        try {
-          this.flushPresence();
-        } catch {
-          // The store is closing or failing; presence is re-established at the next hello.
-        }
-      }, this.presenceFlushMs);
+    if (this.#pending.size >= 1000) this.#tryFlush();
+    else this.#schedule();
   }
 
   #write(id: string, { state, info, now, sessions }: PendingPresence): void {
