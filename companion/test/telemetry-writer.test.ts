@@ -3,7 +3,8 @@
  * the answer comes only after the commit, duplicates are told apart, a failed commit is
  * acknowledged to nobody, and a gateway shutting down acknowledges what it received first.
  */
-import { join } from 'node:path';
+import { copyFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/errors.ts';
@@ -45,6 +46,30 @@ describe('telemetry writer thread', () => {
       ts: 1_700_000_000_004,
       metrics: { t: 4 },
     });
+  });
+
+  it('has its WAL copied into the database file by a checkpoint thread of its own, beside the commits', async () => {
+    const { writer, file } = await writerOnNewStore();
+    for (let b = 0; b < 10; b++) await writer.write(samples(Array.from({ length: 100 }, (_, i) => b * 100 + i + 1)));
+    // The commits' own checkpoint waits for a WAL of 32,000 pages, far beyond these: samples
+    // in the database file alone (a copy without its WAL) were put there by the other thread.
+    const inFileAlone = () => {
+      const copy = join(dirname(file), `alone-${Math.random().toString(36).slice(2)}.db`);
+      copyFileSync(file, copy);
+      try {
+        const db = new Database(copy, { readonly: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM telemetry_recent').get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return -1; // copied halfway through a page write: look again
+      } finally {
+        rmSync(copy, { force: true });
+      }
+    };
+    await expect.poll(inFileAlone, { timeout: 5000, interval: 100 }).toBe(1000);
   });
 
   it('outlives a maintenance write that times out on a locked database, and commits after it', {

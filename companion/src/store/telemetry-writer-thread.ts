@@ -3,11 +3,12 @@
  * but telemetry transactions on it. A commit with synchronous=FULL waits for fsync; here
  * that wait no longer stalls the event loop that serves every device (telemetry-writer.ts).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.ts';
 import { addCount, noRetention, type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
 import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
 import { TokenClaims } from './token-claims.ts';
+import type { CheckpointOptions, CheckpointReply } from './wal-checkpoint-thread.ts';
 
 /** What the thread is started with (TelemetryWriter.start). */
 export interface WriterOptions {
@@ -37,12 +38,30 @@ const post = (m: WriterReply, transfer?: ArrayBuffer[]) => port.postMessage(m, t
 // The parent opened the file first: integrity checked and migrations run there.
 const opts = workerData as WriterOptions;
 const db = openDatabase(opts.file, { integrity: 'skip' });
-// Checkpoints happen here, off the event loop (the gateway turns them off on its own
-// connection). Samples from many devices dirty a page each, so a commit of a thousand
-// samples writes more than SQLite's default 1,000-page threshold: with it, every commit
-// was followed by a checkpoint that wrote the same hot pages to the database file again.
-// Fewer, larger checkpoints write each hot page once for many commits.
-db.pragma('wal_autocheckpoint = 8000');
+// Checkpoints run on a thread of their own, beside the commits (wal-checkpoint-thread.ts),
+// every CHECKPOINT_EVERY_MS. SQLite's own, after a commit, stays as the backstop, at a WAL
+// of 32,000 pages (128 MB): by then the other thread has copied most of it, and this one
+// lets the WAL start over. (Samples from many devices dirty a page each: SQLite's default
+// of 1,000 pages had a checkpoint after nearly every commit, writing the same hot pages
+// again and again.) The gateway turns them off on the event loop's connection.
+db.pragma('wal_autocheckpoint = 32000');
+const CHECKPOINT_EVERY_MS = 500;
+const checkpointer = new Worker(new URL('../util/ts-worker.js', import.meta.url), {
+  workerData: {
+    module: new URL('./wal-checkpoint-thread.ts', import.meta.url).href,
+    file: opts.file,
+    everyMs: CHECKPOINT_EVERY_MS,
+  } satisfies CheckpointOptions & { module: string },
+});
+checkpointer.on('message', (m: CheckpointReply) => {
+  if (m.type === 'failed') post({ type: 'maintenance-failed', message: `WAL checkpoint: ${m.message}` });
+});
+// Should it end, the backstop above still bounds the WAL.
+checkpointer.on('error', (e) => post({ type: 'maintenance-failed', message: `WAL checkpoint thread: ${e.message}` }));
+let checkpointerRunning = true;
+checkpointer.on('exit', () => {
+  checkpointerRunning = false;
+});
 // The devices table's RSSI column is for people: a value up to 2 s old is as good, and
 // writing it at most that often saves a page per sample (telemetry.ts). Samples move from
 // telemetry_recent to telemetry once it holds 100,000 (about 10 MB; tens of samples per
@@ -54,10 +73,10 @@ const telemetry = new TelemetryRepo(db, { rssiEveryMs: RSSI_EVERY_MS, recentRows
 const claims = new TokenClaims(db);
 let lastWrite = 0;
 // Every second: RSSI values held 2 s are written even when no commit comes to carry them;
-// every 5 s a checkpoint and, when no sample came meanwhile, what waits in telemetry_recent
-// moves on, so an idle gateway leaves nothing there for long.
+// every 5 s, when no sample came meanwhile, what waits in telemetry_recent moves on, so an
+// idle gateway leaves nothing there for long.
 let ticks = 0;
-const checkpoints = setInterval(() => {
+const maintenance = setInterval(() => {
   retentionTick();
   // A throw here (the database locked past the busy timeout, the disk full) would end the
   // thread, and every commit in flight with it; the next tick tries again instead.
@@ -66,12 +85,11 @@ const checkpoints = setInterval(() => {
     if (++ticks % 5 !== 0) return;
     claims.purge();
     if (Date.now() - lastWrite >= 5000 && telemetry.merge.recentRows > 0) telemetry.merge.all(5000);
-    db.pragma('wal_checkpoint(PASSIVE)');
   } catch (e) {
     post({ type: 'maintenance-failed', message: (e as Error).message });
   }
 }, 1000);
-checkpoints.unref();
+maintenance.unref();
 
 // Retention runs here, between commits: each second, steps of RETENTION_STEP (a few ms
 // each), one per turn of this thread's event loop so that commits go in between, for at
@@ -115,12 +133,17 @@ function retentionStep(): void {
 
 port.on('message', (m: WriterRequest) => {
   if (m.type === 'close') {
-    clearInterval(checkpoints);
+    clearInterval(maintenance);
     if (nextStep) clearImmediate(nextStep);
     telemetry.flushRssi();
-    db.close();
-    post({ type: 'closed' });
-    port.close();
+    const done = () => {
+      db.close();
+      post({ type: 'closed' });
+      port.close();
+    };
+    if (!checkpointerRunning) return done();
+    checkpointer.once('exit', done);
+    checkpointer.postMessage('close');
     return;
   }
   try {
