@@ -3,7 +3,8 @@
  * but telemetry transactions on it. A commit with synchronous=FULL waits for fsync; here
  * that wait no longer stalls the event loop that serves every device (telemetry-writer.ts).
  */
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { startTsThread } from '../util/ts-thread.ts';
 import { openDatabase } from './db.ts';
 import { addCount, noRetention, type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
 import { type SampleColumns, TelemetryRepo } from './telemetry.ts';
@@ -46,13 +47,10 @@ const db = openDatabase(opts.file, { integrity: 'skip' });
 // again and again.) The gateway turns them off on the event loop's connection.
 db.pragma('wal_autocheckpoint = 32000');
 const CHECKPOINT_EVERY_MS = 500;
-const checkpointer = new Worker(new URL('../util/ts-worker.js', import.meta.url), {
-  workerData: {
-    module: new URL('./wal-checkpoint-thread.ts', import.meta.url).href,
-    file: opts.file,
-    everyMs: CHECKPOINT_EVERY_MS,
-  } satisfies CheckpointOptions & { module: string },
-});
+const checkpointer = startTsThread(new URL('./wal-checkpoint-thread.ts', import.meta.url), {
+  file: opts.file,
+  everyMs: CHECKPOINT_EVERY_MS,
+} satisfies CheckpointOptions);
 checkpointer.on('message', (m: CheckpointReply) => {
   if (m.type === 'failed') post({ type: 'maintenance-failed', message: `WAL checkpoint: ${m.message}` });
 });

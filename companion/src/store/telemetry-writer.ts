@@ -9,8 +9,9 @@
  * claims (token-claims.ts) go through the same thread, for the same reason: a write on the
  * event loop's connection would wait there for the lock while a commit holds it.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.ts';
+import { startTsThread } from '../util/ts-thread.ts';
 import type { RetentionCount } from './retention.ts';
 import type { SampleColumns } from './telemetry.ts';
 import type { WriterOptions, WriterReply, WriterRequest } from './telemetry-writer-thread.ts';
@@ -25,8 +26,7 @@ export interface WriterEvents {
   stopped?(error: StoreError): void;
 }
 
-const ENTRY = new URL('../util/ts-worker.js', import.meta.url);
-const MODULE = new URL('./telemetry-writer-thread.ts', import.meta.url).href;
+const MODULE = new URL('./telemetry-writer-thread.ts', import.meta.url);
 
 type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
 
@@ -96,7 +96,7 @@ export class TelemetryWriter {
 
   #spawn(): Promise<Worker> {
     this.#starting ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(ENTRY, { workerData: { module: MODULE, ...this.opts } });
+      const worker = startTsThread(MODULE, this.opts);
       let ready = false;
       worker.on('message', (m: WriterReply) => {
         if (m.type === 'ready') {
