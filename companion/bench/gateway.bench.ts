@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import { Store } from '../src/store/index.ts';
 import { allocatorState } from '../src/util/allocator.ts';
+import { GATEWAY_NODE_FLAGS } from '../src/util/relaunch.ts';
 import { tempDir } from '../test/helpers.ts';
 import { brokerBaselines, wsBaseline } from './baselines.ts';
 import { type LoadFleet, loadFleet, type NodeFleet, nodeFleet } from './fleets.ts';
@@ -60,9 +61,9 @@ const BATCH_RATE = 24_000;
 const SUSTAINED_WINDOWS = Number(process.env.KILN_BENCH_SUSTAINED ?? 6);
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
 /**
- * The gateway runs with jemalloc when it is installed, as docs/ARCHITECTURE.md recommends
- * for fleets in the thousands ("Memory and major collections"); KILN_BENCH_MALLOC=glibc
- * measures the system allocator instead.
+ * The gateway runs with jemalloc when it is installed, as `kiln gateway` does
+ * (docs/ARCHITECTURE.md, "Memory and major collections"); KILN_BENCH_MALLOC=glibc measures
+ * the system allocator instead.
  */
 const JEMALLOC = allocatorState()?.library;
 const allocator = process.env.KILN_BENCH_MALLOC === 'glibc' ? 'glibc' : JEMALLOC ? 'jemalloc' : 'glibc (no jemalloc)';
@@ -74,7 +75,8 @@ function spawnRole(role: string, cfg: object): Role {
     PROCS,
     role,
     cfg,
-    prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
+    // As `kiln gateway` runs it (util/relaunch.ts).
+    [...GATEWAY_NODE_FLAGS, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
     allocator === 'jemalloc' && JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {},
   );
 }

@@ -19,6 +19,7 @@ import {
 import { startGateway } from './gateway.ts';
 import { SCOPES, type Scope } from './store/api-keys.ts';
 import { Store } from './store/index.ts';
+import { endWithParent, relaunchPlan, runRelaunched, runtimeSummary } from './util/relaunch.ts';
 
 interface RunFlags {
   config?: string;
@@ -66,10 +67,16 @@ const out = (s: string) => process.stdout.write(s);
 
 async function run(f: RunFlags): Promise<void> {
   const config = loadRunConfig(f);
+  // Once, in a Node process started with what a fleet needs (util/relaunch.ts); this one then
+  // only waits for it, and ends as it does.
+  const relaunch = relaunchPlan();
+  if (relaunch) process.exit(await runRelaunched(relaunch));
+  endWithParent();
   const gw = await startGateway(config);
   out(`kiln gateway ${config.instanceId} (${config.mode})\n`);
   out(`  devices:  ${gw.deviceUrl}\n  REST:     ${gw.baseUrl}/api/v1  (OpenAPI: ${gw.baseUrl}/api/v1/openapi.json)\n`);
   out(`  metrics:  ${gw.baseUrl}/metrics\n  MQTT:     ${gw.mqttUrl}\n  data:     ${config.dataDir}\n`);
+  out(`  runtime:  ${runtimeSummary()}\n`);
   if (gw.caPath) out(`  dev CA:   ${gw.caPath}  (provisioning installs this on devices)\n`);
   if (config.insecureDev)
     process.stderr.write(
@@ -125,6 +132,10 @@ export function registerCommands(program: Command): void {
 Environment: KILN_GATEWAY_MODE, _LISTEN, _DATA_DIR, _MQTT_URL, _TLS_CERT, _TLS_KEY, _AUDIENCE,
 _INSTANCE_ID, _LOG_LEVEL, _MASTER_KEY (64 hex chars; else <data-dir>/master.key). Flags win over
 the environment, which wins over --config.
+
+The gateway runs in a Node process started over with jemalloc (when installed) and a 64 MiB
+young generation; this one passes signals on and ends with it. KILN_GATEWAY_RELAUNCH=0: run
+in this process as started.
 
 Examples:
   kiln gateway                                   # dev CA, loopback, embedded MQTT on 127.0.0.1:1883

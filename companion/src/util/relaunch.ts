@@ -1,0 +1,110 @@
+/**
+ * `kiln gateway` starts its Node process over again, once, with what a fleet in the
+ * thousands needs and what can only be given at start: a larger young generation, and
+ * jemalloc when the system has it (docs/ARCHITECTURE.md, "Memory and major collections").
+ * - V8 sizes the young generation when the process starts (v8.setFlagsFromString later
+ *   changes nothing). With 16 MiB semi-spaces, Node's default, a minor collection came every
+ *   60–70 ms at 20,000 messages/s: a message still waiting for its commit outlived two of them
+ *   and was promoted, the old generation filled with them, and the event loop spent 100–370 ms
+ *   of every 5 s in minor collections. With 64 MiB, 40–65 ms, and the heap stays flat.
+ * - jemalloc must be loaded before anything else (LD_PRELOAD).
+ * The relaunched gateway is the same command line with these added. This process stays as
+ * its parent: it passes on signals, ends with the gateway's exit status, and if it is killed
+ * (SIGKILL), the gateway ends at once too, as if it had been killed itself.
+ * KILN_GATEWAY_RELAUNCH=0 runs the gateway in this process as started.
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { allocatorState } from './allocator.ts';
+
+/** V8's young generation, per semi-space, in MiB. */
+export const YOUNG_GENERATION_MB = 64;
+/** Node flags the gateway runs with (the benchmark starts its gateway with them too). */
+export const GATEWAY_NODE_FLAGS = [`--max-semi-space-size=${YOUNG_GENERATION_MB}`] as const;
+/** Set in the relaunched process: it must not start another. */
+const RELAUNCHED = 'KILN_GATEWAY_RELAUNCHED';
+
+export interface Relaunch {
+  execPath: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** What the relaunch adds, for people: `--max-semi-space-size=64`, `jemalloc`. */
+  adds: string[];
+}
+
+/**
+ * The semi-space size given on the command line or in NODE_OPTIONS, in MiB (the user's
+ * choice stands); undefined when none was (Node's default, 16 MiB).
+ */
+export function youngGenerationMb(execArgv: readonly string[], env: NodeJS.ProcessEnv): number | undefined {
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  let mb: number | undefined;
+  for (const f of flags) {
+    const m = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/.exec(f);
+    if (m) mb = Number(m[1] ?? Number.NaN);
+  }
+  return mb;
+}
+
+/** For the start-up banner: what this process runs with. */
+export function runtimeSummary(p: Pick<NodeJS.Process, 'execArgv' | 'env' | 'pid'> = process): string {
+  const mb = youngGenerationMb(p.execArgv, p.env);
+  const allocator = allocatorState();
+  return [
+    `pid ${p.pid}`,
+    mb === undefined ? "Node's default young generation" : `young generation ${mb} MiB per semi-space`,
+    allocator === undefined ? 'allocator unknown' : allocator.jemalloc ? 'jemalloc' : 'system allocator',
+  ].join(', ');
+}
+
+/** How to start this command over, or undefined when this process already is what it would be. */
+export function relaunchPlan(
+  p: Pick<NodeJS.Process, 'argv' | 'execArgv' | 'execPath' | 'env'> = process,
+  allocator = allocatorState(),
+): Relaunch | undefined {
+  if (p.env[RELAUNCHED] === '1' || p.env.KILN_GATEWAY_RELAUNCH === '0') return undefined;
+  const flags = youngGenerationMb(p.execArgv, p.env) === undefined ? [...GATEWAY_NODE_FLAGS] : [];
+  const preload = allocator && !allocator.jemalloc ? allocator.library : undefined;
+  if (flags.length === 0 && !preload) return undefined;
+  const env: NodeJS.ProcessEnv = { ...p.env, [RELAUNCHED]: '1' };
+  if (preload) env.LD_PRELOAD = p.env.LD_PRELOAD ? `${preload}:${p.env.LD_PRELOAD}` : preload;
+  return {
+    execPath: p.execPath,
+    args: [...p.execArgv, ...flags, ...p.argv.slice(1)],
+    env,
+    adds: [...flags, ...(preload ? ['jemalloc'] : [])],
+  };
+}
+
+/**
+ * Runs the relaunched command and answers its exit status. The child is in a process group
+ * of its own, so that Ctrl+C reaches it once, from here (twice, it would stop at once
+ * instead of draining).
+ */
+export function runRelaunched(r: Relaunch): Promise<number> {
+  const child = spawn(r.execPath, r.args, {
+    env: r.env,
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  for (const s of signals) process.on(s, forward);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      for (const s of signals) process.off(s, forward);
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}
+
+/**
+ * In the relaunched process: end at once when the parent is gone (killed with SIGKILL, which
+ * cannot be passed on), as the parent did, rather than run on unseen. A no-op elsewhere.
+ */
+export function endWithParent(p: NodeJS.Process = process): void {
+  if (p.env[RELAUNCHED] !== '1' || !p.channel) return;
+  p.channel.unref();
+  p.once('disconnect', () => p.kill(p.pid, 'SIGKILL'));
+}

@@ -1,0 +1,157 @@
+/**
+ * `kiln gateway` starts itself over in a Node process with a larger young generation and
+ * jemalloc (util/relaunch.ts). What an operator relies on: the gateway really runs that
+ * way, says so, and the process they started still stands for it: signals reach it, it
+ * ends with the gateway's status, and killing it ends the gateway too.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { allocatorState } from '../src/util/allocator.ts';
+import { GATEWAY_NODE_FLAGS, relaunchPlan, youngGenerationMb } from '../src/util/relaunch.ts';
+import { tempDir } from './helpers.ts';
+
+const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
+const procs: ChildProcess[] = [];
+const dirs: { remove(): void }[] = [];
+/** The relaunched gateways seen, killed at the end should a test fail before they stop. */
+const gateways: number[] = [];
+
+afterAll(() => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const pid of gateways) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const d of dirs) d.remove();
+});
+
+/** Running, and not a zombie (an orphan's reaper, in a container, may be slow or absent). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** `kiln gateway` as an operator starts it; resolves once its banner is out. */
+async function startGateway(env: NodeJS.ProcessEnv = {}) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const proc = spawn(
+    process.execPath,
+    [KILN, 'gateway', '--data-dir', dir.dir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_LOG_LEVEL: 'warn', ...env } },
+  );
+  procs.push(proc);
+  const io = { out: '', err: '' };
+  proc.stdout?.on('data', (d) => {
+    io.out += String(d);
+  });
+  proc.stderr?.on('data', (d) => {
+    io.err += String(d);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await until('the banner', () => /runtime:\s+pid (\d+),/.test(io.out) || proc.exitCode !== null, 30_000);
+  const pid = Number(/runtime:\s+pid (\d+),/.exec(io.out)?.[1]);
+  if (!pid) throw new Error(`gateway did not start: ${io.out}${io.err}`);
+  gateways.push(pid);
+  return { proc, pid, io, exited };
+}
+
+describe('relaunchPlan', () => {
+  const base = {
+    argv: ['/usr/bin/node', '/kiln/cli/bin/kiln.js', 'gateway', '--listen', '127.0.0.1:0'],
+    execPath: '/usr/bin/node',
+  };
+  const withLib = { jemalloc: false, library: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' };
+
+  it('adds the young generation and jemalloc to the same command line', () => {
+    const r = relaunchPlan({ ...base, execArgv: ['--trace-warnings'], env: { PATH: '/bin' } }, withLib);
+    expect(r?.args).toEqual([
+      '--trace-warnings',
+      ...GATEWAY_NODE_FLAGS,
+      '/kiln/cli/bin/kiln.js',
+      'gateway',
+      '--listen',
+      '127.0.0.1:0',
+    ]);
+    expect(r?.env.LD_PRELOAD).toBe(withLib.library);
+    expect(r?.env.PATH).toBe('/bin');
+    expect(r?.adds).toEqual([...GATEWAY_NODE_FLAGS, 'jemalloc']);
+  });
+
+  it("keeps the user's own choices, and a preload already set", () => {
+    const env = { NODE_OPTIONS: '--max-old-space-size=2048 --max-semi-space-size=32', LD_PRELOAD: '/opt/x.so' };
+    const r = relaunchPlan({ ...base, execArgv: [], env }, withLib);
+    expect(r?.args).toEqual(base.argv.slice(1));
+    expect(r?.env.LD_PRELOAD).toBe(`${withLib.library}:/opt/x.so`);
+    expect(youngGenerationMb([], env)).toBe(32);
+    expect(youngGenerationMb(['--max_semi_space_size=128'], {})).toBe(128);
+  });
+
+  it('does nothing when there is nothing to add, when told not to, and in the relaunched process', () => {
+    const flags = [...GATEWAY_NODE_FLAGS];
+    expect(relaunchPlan({ ...base, execArgv: flags, env: {} }, { jemalloc: true, library: withLib.library })).toBe(
+      undefined,
+    );
+    expect(relaunchPlan({ ...base, execArgv: flags, env: {} }, { jemalloc: false, library: undefined })).toBe(
+      undefined,
+    );
+    expect(relaunchPlan({ ...base, execArgv: [], env: { KILN_GATEWAY_RELAUNCH: '0' } }, withLib)).toBe(undefined);
+    const r = relaunchPlan({ ...base, execArgv: [], env: {} }, withLib);
+    expect(relaunchPlan({ ...base, execArgv: r?.args.slice(0, 1) ?? [], env: r?.env ?? {} }, withLib)).toBe(undefined);
+  });
+});
+
+describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', () => {
+  it('runs the gateway with the young generation and jemalloc, says so, and stops on SIGTERM', async () => {
+    const g = await startGateway();
+    expect(g.pid).not.toBe(g.proc.pid);
+    const cmdline = readFileSync(`/proc/${g.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain(GATEWAY_NODE_FLAGS[0]);
+    expect(g.io.out).toMatch(/runtime:\s+pid \d+, young generation 64 MiB per semi-space/);
+    const lib = allocatorState()?.library;
+    // jemalloc is in the gateway's memory exactly when the system has it.
+    expect(readFileSync(`/proc/${g.pid}/maps`, 'utf8').includes('libjemalloc')).toBe(lib !== undefined);
+    expect(g.io.out).toContain(lib ? ', jemalloc' : ', system allocator');
+    g.proc.kill('SIGTERM');
+    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
+    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(alive(g.pid)).toBe(false);
+  }, 60_000);
+
+  it('stops the gateway cleanly once on SIGINT (Ctrl+C)', async () => {
+    const g = await startGateway();
+    g.proc.kill('SIGINT');
+    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
+    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(alive(g.pid)).toBe(false);
+  }, 60_000);
+
+  it('ends the gateway at once when it is killed with SIGKILL', async () => {
+    const g = await startGateway();
+    g.proc.kill('SIGKILL');
+    await g.exited;
+    await until('the relaunched gateway to end', () => !alive(g.pid));
+    expect(g.io.out).not.toContain('kiln gateway: stopped');
+  }, 60_000);
+
+  it('runs in the process it was started in with KILN_GATEWAY_RELAUNCH=0', async () => {
+    const g = await startGateway({ KILN_GATEWAY_RELAUNCH: '0' });
+    expect(g.pid).toBe(g.proc.pid);
+    expect(g.io.out).toContain("Node's default young generation");
+    g.proc.kill('SIGTERM');
+    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
