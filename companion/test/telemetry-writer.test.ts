@@ -3,7 +3,7 @@
  * the answer comes only after the commit, duplicates are told apart, a failed commit is
  * acknowledged to nobody, and a gateway shutting down acknowledges what it received first.
  */
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,52 @@ describe('telemetry writer thread', () => {
       }
     };
     await expect.poll(inFileAlone, { timeout: 5000, interval: 100 }).toBe(1000);
+  });
+
+  it('starts its WAL over while commits keep coming, long before SQLite’s own checkpoint would', {
+    timeout: 30_000,
+  }, async () => {
+    const { store, writer, file } = await writerOnNewStore();
+    const devices = Array.from({ length: 400 }, (_, i) => `w-${i + 2}`);
+    store.db.transaction(() => {
+      for (const id of devices) store.devices.register(id, { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
+    })();
+    // SQLite's WAL header: page size at 8, the checkpoint sequence number at 12, which goes up
+    // each time the WAL starts over from its beginning.
+    const wal = `${file}-wal`;
+    const header = () => {
+      const b = readFileSync(wal).subarray(0, 32);
+      return { pageSize: b.readUInt32BE(8), restarts: b.readUInt32BE(12) };
+    };
+    await writer.write(samples([1]));
+    const first = header();
+    let biggest = 0;
+    // ~1 KB samples from 400 devices, 200 a commit, one every 20 ms: about 70 pages a commit,
+    // ~20,000 pages in all over ~6 s (a dozen passes of the checkpoint thread). That is under
+    // the 32,000 pages of SQLite's own checkpoint, so only the writer's rewind starts it over.
+    const BATCHES = 300;
+    const wide = Object.fromEntries(Array.from({ length: 60 }, (_, k) => [`metric_${k}`, 1234.5678 + k]));
+    for (let b = 0; b < BATCHES; b++) {
+      const c = emptyColumns();
+      for (let i = 0; i < 200; i++) {
+        const d = (b * 200 + i) % devices.length;
+        pushSample(c, {
+          deviceId: devices[d] as string,
+          bootId: 'boot-a',
+          seq: Math.floor((b * 200 + i) / devices.length) + 1,
+          ts: 1_700_000_000_000 + b,
+          metrics: wide,
+        });
+      }
+      await writer.write(c);
+      biggest = Math.max(biggest, statSync(wal).size);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const last = header();
+    expect(store.telemetry.count()).toBe(1 + BATCHES * 200);
+    expect(last.restarts).toBeGreaterThan(first.restarts);
+    // Started over soon after 8,000 pages each time, never by the backstop at 32,000.
+    expect(biggest / (last.pageSize + 24)).toBeLessThan(24_000);
   });
 
   it('outlives a maintenance write that times out on a locked database, and commits after it', {

@@ -40,19 +40,31 @@ const post = (m: WriterReply, transfer?: ArrayBuffer[]) => port.postMessage(m, t
 const opts = workerData as WriterOptions;
 const db = openDatabase(opts.file, { integrity: 'skip' });
 // Checkpoints run on a thread of their own, beside the commits (wal-checkpoint-thread.ts),
-// every CHECKPOINT_EVERY_MS. SQLite's own, after a commit, stays as the backstop, at a WAL
-// of 32,000 pages (128 MB): by then the other thread has copied most of it, and this one
-// lets the WAL start over. (Samples from many devices dirty a page each: SQLite's default
-// of 1,000 pages had a checkpoint after nearly every commit, writing the same hot pages
-// again and again.) The gateway turns them off on the event loop's connection.
+// every CHECKPOINT_EVERY_MS. But only a checkpoint here, between two commits, lets the WAL
+// start over: SQLite rewinds it when a transaction begins with every frame already in the
+// database file, and the other thread never catches up with commits that come back to back.
+// So once the WAL passes WAL_REWIND_FRAMES and that thread has just copied all it found,
+// this one copies what was committed meanwhile (2–10 ms), and the next commit writes from
+// the WAL's start. Before, the WAL grew to SQLite's own checkpoint after a commit, kept as the
+// backstop at 32,000 pages (128 MB), which copied up to 500 ms of pages inside a commit:
+// 40–100 ms every second or two, the acks waiting. A long WAL also slows every page read
+// (its index is searched in pieces of 4,096 frames). The gateway turns SQLite's checkpoints
+// off on the event loop's connection.
 db.pragma('wal_autocheckpoint = 32000');
 const CHECKPOINT_EVERY_MS = 500;
+const WAL_REWIND_FRAMES = 8000;
 const checkpointer = startTsThread(new URL('./wal-checkpoint-thread.ts', import.meta.url), {
   file: opts.file,
   everyMs: CHECKPOINT_EVERY_MS,
 } satisfies CheckpointOptions);
 checkpointer.on('message', (m: CheckpointReply) => {
   if (m.type === 'failed') post({ type: 'maintenance-failed', message: `WAL checkpoint: ${m.message}` });
+  if (m.type !== 'passed' || !m.complete || m.frames < WAL_REWIND_FRAMES) return;
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (e) {
+    post({ type: 'maintenance-failed', message: `WAL checkpoint: ${(e as Error).message}` });
+  }
 });
 // Should it end, the backstop above still bounds the WAL.
 checkpointer.on('error', (e) => post({ type: 'maintenance-failed', message: `WAL checkpoint thread: ${e.message}` }));
