@@ -88,7 +88,6 @@ describe('relaunchPlan', () => {
     ]);
     expect(r?.env.LD_PRELOAD).toBe(withLib.library);
     expect(r?.env.PATH).toBe('/bin');
-    expect(r?.adds).toEqual([...GATEWAY_NODE_FLAGS, 'jemalloc']);
   });
 
   it("keeps the user's own choices, and a preload already set", () => {

@@ -28,8 +28,6 @@ export interface Relaunch {
   execPath: string;
   args: string[];
   env: NodeJS.ProcessEnv;
-  /** What the relaunch adds, for people: `--max-semi-space-size=64`, `jemalloc`. */
-  adds: string[];
 }
 
 /**
@@ -72,7 +70,6 @@ export function relaunchPlan(
     execPath: p.execPath,
     args: [...p.execArgv, ...flags, ...p.argv.slice(1)],
     env,
-    adds: [...flags, ...(preload ? ['jemalloc'] : [])],
   };
 }
 
