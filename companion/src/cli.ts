@@ -65,6 +65,38 @@ const dataDirFlag = (cmd: Command) => (cmd.optsWithGlobals() as { dataDir?: stri
 
 const out = (s: string) => process.stdout.write(s);
 
+/**
+ * SIGINT and SIGTERM, from before the gateway starts (one that comes meanwhile stops it as
+ * soon as it has; taken only after the banner, a signal sent on seeing it could find the
+ * default action still in place and kill the process outright). A second Ctrl+C stops at
+ * once (SIGINT's default); more SIGTERMs do not: under systemd the whole control group gets
+ * one, so a relaunched gateway has it from its parent as well.
+ */
+function stopRequest(): { signal: Promise<NodeJS.Signals>; dispose(): void } {
+  let requested!: (sig: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    requested = resolve;
+  });
+  const again = () => {};
+  const stop = (sig: NodeJS.Signals) => {
+    // `again` first: with no listener at all, even for a moment, SIGTERM is back to its default.
+    process.on('SIGTERM', again);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    requested(sig);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return {
+    signal,
+    dispose: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.off('SIGTERM', again);
+    },
+  };
+}
+
 async function run(f: RunFlags): Promise<void> {
   const config = loadRunConfig(f);
   // Once, in a Node process started with what a fleet needs (util/relaunch.ts); this one then
@@ -72,30 +104,28 @@ async function run(f: RunFlags): Promise<void> {
   const relaunch = relaunchPlan();
   if (relaunch) process.exit(await runRelaunched(relaunch));
   endWithParent();
-  const gw = await startGateway(config);
-  out(`kiln gateway ${config.instanceId} (${config.mode})\n`);
-  out(`  devices:  ${gw.deviceUrl}\n  REST:     ${gw.baseUrl}/api/v1  (OpenAPI: ${gw.baseUrl}/api/v1/openapi.json)\n`);
-  out(`  metrics:  ${gw.baseUrl}/metrics\n  MQTT:     ${gw.mqttUrl}\n  data:     ${config.dataDir}\n`);
-  out(`  runtime:  ${runtimeSummary()}\n`);
-  if (gw.caPath) out(`  dev CA:   ${gw.caPath}  (provisioning installs this on devices)\n`);
-  if (config.insecureDev)
-    process.stderr.write(
-      'WARNING: --insecure-dev: plain ws:// and http://, tokens travel in clear. Test benches only.\n',
+  const stop = stopRequest();
+  try {
+    const gw = await startGateway(config);
+    out(`kiln gateway ${config.instanceId} (${config.mode})\n`);
+    out(
+      `  devices:  ${gw.deviceUrl}\n  REST:     ${gw.baseUrl}/api/v1  (OpenAPI: ${gw.baseUrl}/api/v1/openapi.json)\n`,
     );
-  if (gw.store.apiKeys.count() === 0)
-    out(`  no API key yet: kiln gateway api-key create --scope admin --data-dir ${config.dataDir}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      gw.log.info({ signal: sig }, 'shutting down');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await gw.close();
-  out('kiln gateway: stopped\n');
+    out(`  metrics:  ${gw.baseUrl}/metrics\n  MQTT:     ${gw.mqttUrl}\n  data:     ${config.dataDir}\n`);
+    out(`  runtime:  ${runtimeSummary()}\n`);
+    if (gw.caPath) out(`  dev CA:   ${gw.caPath}  (provisioning installs this on devices)\n`);
+    if (config.insecureDev)
+      process.stderr.write(
+        'WARNING: --insecure-dev: plain ws:// and http://, tokens travel in clear. Test benches only.\n',
+      );
+    if (gw.store.apiKeys.count() === 0)
+      out(`  no API key yet: kiln gateway api-key create --scope admin --data-dir ${config.dataDir}\n`);
+    gw.log.info({ signal: await stop.signal }, 'shutting down');
+    await gw.close();
+    out('kiln gateway: stopped\n');
+  } finally {
+    stop.dispose();
+  }
 }
 
 function withStore<T>(dataDir: string | undefined, fn: (s: Store) => T): T {

@@ -138,6 +138,15 @@ describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', (
     expect(alive(g.pid)).toBe(false);
   }, 60_000);
 
+  it('stops cleanly when SIGTERM reaches it and its parent at once (systemd stops a whole control group)', async () => {
+    const g = await startGateway();
+    process.kill(g.pid, 'SIGTERM');
+    g.proc.kill('SIGTERM');
+    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
+    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(alive(g.pid)).toBe(false);
+  }, 60_000);
+
   it('ends the gateway at once when it is killed with SIGKILL', async () => {
     const g = await startGateway();
     g.proc.kill('SIGKILL');
