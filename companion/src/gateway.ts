@@ -34,6 +34,7 @@ import { DB_FILE, Store } from './store/index.ts';
 import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 import { allocatorAdvice, allocatorState } from './util/allocator.ts';
+import { listenOn } from './util/listen.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -229,13 +230,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       isStreamUpgrade(req) ? stream.handleUpgrade(req, socket, head) : endpoint.handleUpgrade(req, socket, head),
     );
     server.on('clientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
-      // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
-      // The kernel caps it at net.core.somaxconn.
-      server.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 }, () => resolve());
-    });
+    // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
+    // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
+    // The kernel caps it at net.core.somaxconn.
+    await listenOn(server, config.listen, '--listen', { backlog: 4096 });
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

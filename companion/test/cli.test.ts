@@ -1,6 +1,7 @@
 /** `kiln gateway` commands as an operator runs them: help with examples, api-key create, backup. */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -52,6 +53,24 @@ describe('kiln gateway CLI', () => {
     const r = kiln('gateway', '--listen', '0.0.0.0:0', '--data-dir', dir.dir);
     expect(r.code).toBe(2);
     expect(r.err).toContain('--allow-public-bind');
+  });
+
+  it('refuses a port that is taken (exit 2), saying which address and which flag to change', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = `127.0.0.1:${(holder.address() as AddressInfo).port}`;
+    try {
+      const web = kiln('gateway', '--listen', taken, '--mqtt-listen', '127.0.0.1:0', '--data-dir', dir.dir);
+      expect(web.code, web.err).toBe(2);
+      expect(web.err).toContain(`cannot listen on ${taken}: the port is in use [LISTEN_FAILED]`);
+      expect(web.err).toContain('--listen');
+      const mqtt = kiln('gateway', '--listen', '127.0.0.1:0', '--mqtt-listen', taken, '--data-dir', dir.dir);
+      expect(mqtt.code, mqtt.err).toBe(2);
+      expect(mqtt.err).toContain(`cannot listen on ${taken}`);
+      expect(mqtt.err).toContain('--mqtt-listen');
+    } finally {
+      holder.close();
+    }
   });
 
   it('refuses a bad --scope (exit 2)', () => {

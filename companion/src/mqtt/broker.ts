@@ -12,6 +12,7 @@ import { parseTopic } from '@kiln/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../log.ts';
 import { type ApiKeyRepo, type ApiKeyRow, type Scope, scopeAllows } from '../store/api-keys.ts';
+import { listenOn } from '../util/listen.ts';
 import { FixedWindowLimiter } from '../util/rate-limit.ts';
 
 export interface EmbeddedBroker {
@@ -133,10 +134,13 @@ export async function startEmbeddedBroker(opts: {
       socket.setNoDelay(true);
       broker.handle(socket);
     });
-    await new Promise<void>((resolve, reject) => {
-      server?.once('error', reject);
-      server?.listen(opts.listen?.port, opts.listen?.host, () => resolve());
-    });
+    try {
+      await listenOn(server, opts.listen, '--mqtt-listen');
+    } catch (e) {
+      // Its timers would keep a gateway that failed to start from exiting.
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      throw e;
+    }
     const addr = server.address();
     port = typeof addr === 'object' && addr ? addr.port : undefined;
   }
