@@ -25,10 +25,11 @@ step "lint and format (biome)" npx biome ci --reporter=summary .
 step "typecheck (tsc)" npx tsc --noEmit -p tsconfig.json
 step "C schema generated from protocol/ is current" npx tsx protocol/scripts/generate-c-schema.ts --check
 step "TypeScript tests (vitest)" npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
-step "C tests (ctest)" bash -c "bash scripts/test-c.sh 2>&1 | tee '$results/ctest.log'"
+# pipefail: the step's status is test-c.sh's, not tee's (without it a failing C test passed).
+step "C tests (ctest)" bash -c "set -o pipefail; bash scripts/test-c.sh 2>&1 | tee '$results/ctest.log'"
 
 # One closing line over both runners, in the plain form CI reads.
-node - "$results" "${#failed[@]}" <<'JS'
+node - "$results" "${#failed[@]}" <<'JS' || failed+=("the count of failed tests")
 const fs = require('node:fs');
 const [dir, failedSteps] = process.argv.slice(2);
 let passed = 0, failed = 0;
@@ -44,6 +45,7 @@ try {
 } catch { failed += 1; }
 if (Number(failedSteps) > 0 && failed === 0) failed = Number(failedSteps);
 console.log(`\nkiln: ${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
 JS
 
 if ((${#failed[@]})); then
