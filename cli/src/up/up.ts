@@ -9,7 +9,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger, type Gateway, resolveConfig, startGateway } from '@kiln/companion';
-import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
+import { ExitCode, KilnError } from '@kiln/protocol';
 import { GatewayApi, restBaseOf } from '@kiln/provisioning';
 import { createDataDir, lockDataDir, virtualWifi } from './data-dir.ts';
 import { type BringUpContext, Member, membersOf, type Phase } from './fleet.ts';
@@ -137,10 +137,9 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
         instanceId: 'kiln-up',
         limits: { telemetrySec: o.telemetrySec },
       }),
+      // A port that is taken fails here as LISTEN_FAILED (exit 2), naming the address and the flag.
       { log: createLogger({ level: process.env.KILN_LOG_LEVEL ?? 'info', destination: gatewayLog }) },
-    ).catch((e: unknown) => {
-      throw listenError(e, o);
-    });
+    );
     const gateway = gw;
     keys = createRunKeys(gateway.store);
     const operator = operatorKey(gateway.store, dirs.operatorKeyFile);
@@ -309,16 +308,6 @@ export async function up(o: UpOptions, io: UpIo, signal: AbortSignal): Promise<v
     view.info('kiln up: stopped');
     view.emit({ event: 'stopped' });
   }
-}
-
-/** A port that is taken is the user's choice to change, not a bug in Kiln. */
-function listenError(e: unknown, o: UpOptions): unknown {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code !== 'EADDRINUSE' && code !== 'EACCES') return e;
-  const where = `${o.listen.host}:${o.listen.port} or ${o.mqttListen.host}:${o.mqttListen.port}`;
-  return new UsageError('UP_LISTEN', `the gateway cannot listen on ${where}: ${(e as Error).message}`, {
-    hint: 'another gateway or kiln up may hold the port: stop it, or pick others with --listen / --mqtt-listen (port 0: any free one)',
-  });
 }
 
 /** The network the boards join: a bench's (its password from the environment, checked by parseUpFlags), or a made-up one. */
