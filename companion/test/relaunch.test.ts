@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocatorState } from '../src/util/allocator.ts';
-import { GATEWAY_NODE_FLAGS, relaunchPlan, youngGenerationMb } from '../src/util/relaunch.ts';
+import { GATEWAY_NODE_FLAGS, relaunchPlan, v8Option, youngGenerationMb } from '../src/util/relaunch.ts';
 import { tempDir } from './helpers.ts';
 
 const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
@@ -76,7 +76,7 @@ describe('relaunchPlan', () => {
   };
   const withLib = { jemalloc: false, library: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' };
 
-  it('adds the young generation and jemalloc to the same command line', () => {
+  it('adds the young generation, the memory reducer off and jemalloc to the same command line', () => {
     const r = relaunchPlan({ ...base, execArgv: ['--trace-warnings'], env: { PATH: '/bin' } }, withLib);
     expect(r?.args).toEqual([
       '--trace-warnings',
@@ -93,10 +93,23 @@ describe('relaunchPlan', () => {
   it("keeps the user's own choices, and a preload already set", () => {
     const env = { NODE_OPTIONS: '--max-old-space-size=2048 --max-semi-space-size=32', LD_PRELOAD: '/opt/x.so' };
     const r = relaunchPlan({ ...base, execArgv: [], env }, withLib);
-    expect(r?.args).toEqual(base.argv.slice(1));
+    // Their semi-space stands; the memory reducer, which they did not set, still goes off.
+    expect(r?.args).toEqual(['--no-memory-reducer', ...base.argv.slice(1)]);
     expect(r?.env.LD_PRELOAD).toBe(`${withLib.library}:/opt/x.so`);
     expect(youngGenerationMb([], env)).toBe(32);
     expect(youngGenerationMb(['--max_semi_space_size=128'], {})).toBe(128);
+  });
+
+  it('adds only the options the user did not set, in whichever form V8 takes them', () => {
+    // Someone measuring the memory reducer's effect turns it back on: that stands.
+    const on = relaunchPlan({ ...base, execArgv: ['--memory_reducer'], env: {} }, withLib);
+    expect(on?.args).toEqual(['--memory_reducer', GATEWAY_NODE_FLAGS[0], ...base.argv.slice(1)]);
+    const off = relaunchPlan({ ...base, execArgv: [], env: { NODE_OPTIONS: '--nomemory-reducer' } }, withLib);
+    expect(off?.args).toEqual([GATEWAY_NODE_FLAGS[0], ...base.argv.slice(1)]);
+    expect(v8Option('memory-reducer', ['--no-memory-reducer', '--memory-reducer'], {})).toEqual({ no: false });
+    expect(v8Option('memory-reducer', [], { NODE_OPTIONS: '--no_memory_reducer' })).toEqual({ no: true });
+    expect(v8Option('memory-reducer', ['--memory-reducer-for-small-heaps'], {})).toBe(undefined);
+    expect(v8Option('max-semi-space-size', ['--max-semi-space-size=8'], {})).toEqual({ no: false, value: '8' });
   });
 
   it('does nothing when there is nothing to add, when told not to, and in the relaunched process', () => {
@@ -114,12 +127,12 @@ describe('relaunchPlan', () => {
 });
 
 describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', () => {
-  it('runs the gateway with the young generation and jemalloc, says so, and stops on SIGTERM', async () => {
+  it('runs the gateway with the young generation, no memory reducer and jemalloc, says so, and stops on SIGTERM', async () => {
     const g = await startGateway();
     expect(g.pid).not.toBe(g.proc.pid);
     const cmdline = readFileSync(`/proc/${g.pid}/cmdline`, 'utf8').split('\0');
-    expect(cmdline).toContain(GATEWAY_NODE_FLAGS[0]);
-    expect(g.io.out).toMatch(/runtime:\s+pid \d+, young generation 64 MiB per semi-space/);
+    for (const flag of GATEWAY_NODE_FLAGS) expect(cmdline).toContain(flag);
+    expect(g.io.out).toMatch(/runtime:\s+pid \d+, young generation 64 MiB per semi-space, memory reducer off,/);
     const lib = allocatorState()?.library;
     // jemalloc is in the gateway's memory exactly when the system has it.
     expect(readFileSync(`/proc/${g.pid}/maps`, 'utf8').includes('libjemalloc')).toBe(lib !== undefined);

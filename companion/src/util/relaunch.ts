@@ -1,12 +1,19 @@
 /**
  * `kiln gateway` starts its Node process over again, once, with what a fleet in the
- * thousands needs and what can only be given at start: a larger young generation, and
- * jemalloc when the system has it (docs/ARCHITECTURE.md, "Memory and major collections").
+ * thousands needs and what can only be given at start: a larger young generation, V8's
+ * memory reducer off, and jemalloc when the system has it (docs/ARCHITECTURE.md, "Memory and
+ * major collections").
  * - V8 sizes the young generation when the process starts (v8.setFlagsFromString later
  *   changes nothing). With 16 MiB semi-spaces, Node's default, a minor collection came every
  *   60–70 ms at 20,000 messages/s: a message still waiting for its commit outlived two of them
  *   and was promoted, the old generation filled with them, and the event loop spent 100–370 ms
  *   of every 5 s in minor collections. With 64 MiB, 40–65 ms, and the heap stays flat.
+ * - The memory reducer is for a page gone idle: 100 s after the last major collection it
+ *   starts one that also hands the young generation's pages back, whatever the load. Under a
+ *   steady fleet that was every major collection the gateway had; each shrank the young
+ *   generation to its minimum, promotion went up while it grew back, a second full
+ *   collection followed within 20 s, and the windows around them were the slowest of a
+ *   150 s run (138–193 ms ack p99). Without it, none came in 150 s (trace-gc).
  * - jemalloc must be loaded before anything else (LD_PRELOAD).
  * The relaunched gateway is the same command line with these added. This process stays as
  * its parent: it passes on signals, ends with the gateway's exit status, and if it is killed
@@ -19,8 +26,13 @@ import { allocatorState } from './allocator.ts';
 
 /** V8's young generation, per semi-space, in MiB. */
 export const YOUNG_GENERATION_MB = 64;
+/** The V8 options the gateway runs with, each added unless the user set that option. */
+const GATEWAY_V8_OPTIONS = [
+  { option: 'max-semi-space-size', flag: `--max-semi-space-size=${YOUNG_GENERATION_MB}` },
+  { option: 'memory-reducer', flag: '--no-memory-reducer' },
+] as const;
 /** Node flags the gateway runs with (the benchmark starts its gateway with them too). */
-export const GATEWAY_NODE_FLAGS = [`--max-semi-space-size=${YOUNG_GENERATION_MB}`] as const;
+export const GATEWAY_NODE_FLAGS = GATEWAY_V8_OPTIONS.map((o) => o.flag);
 /** Set in the relaunched process: it must not start another. */
 const RELAUNCHED = 'KILN_GATEWAY_RELAUNCHED';
 
@@ -31,17 +43,35 @@ export interface Relaunch {
 }
 
 /**
+ * The last setting of V8 option `option` on the command line or in NODE_OPTIONS, as
+ * `{ no, value }` (`--no-memory-reducer`: no; `--max-semi-space-size=32`: value '32'), or
+ * undefined when the user gave none. V8 takes `_` for `-`, and `--no` or `--no-` before a
+ * boolean option.
+ */
+export function v8Option(
+  option: string,
+  execArgv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { no: boolean; value?: string } | undefined {
+  let found: { no: boolean; value?: string } | undefined;
+  for (const arg of [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)]) {
+    if (!arg.startsWith('--')) continue;
+    const eq = arg.indexOf('=');
+    const name = (eq < 0 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('_', '-');
+    const value = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (name === option) found = value === undefined ? { no: false } : { no: false, value };
+    else if (name === `no-${option}` || name === `no${option}`) found = { no: true };
+  }
+  return found;
+}
+
+/**
  * The semi-space size given on the command line or in NODE_OPTIONS, in MiB (the user's
  * choice stands); undefined when none was (Node's default, 16 MiB).
  */
 export function youngGenerationMb(execArgv: readonly string[], env: NodeJS.ProcessEnv): number | undefined {
-  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  let mb: number | undefined;
-  for (const f of flags) {
-    const m = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/.exec(f);
-    if (m) mb = Number(m[1] ?? Number.NaN);
-  }
-  return mb;
+  const o = v8Option('max-semi-space-size', execArgv, env);
+  return o === undefined ? undefined : Number(o.value ?? Number.NaN);
 }
 
 /** For the start-up banner: what this process runs with. */
@@ -51,6 +81,7 @@ export function runtimeSummary(p: Pick<NodeJS.Process, 'execArgv' | 'env' | 'pid
   return [
     `pid ${p.pid}`,
     mb === undefined ? "Node's default young generation" : `young generation ${mb} MiB per semi-space`,
+    v8Option('memory-reducer', p.execArgv, p.env)?.no ? 'memory reducer off' : 'memory reducer on',
     allocator === undefined ? 'allocator unknown' : allocator.jemalloc ? 'jemalloc' : 'system allocator',
   ].join(', ');
 }
@@ -61,7 +92,9 @@ export function relaunchPlan(
   allocator = allocatorState(),
 ): Relaunch | undefined {
   if (p.env[RELAUNCHED] === '1' || p.env.KILN_GATEWAY_RELAUNCH === '0') return undefined;
-  const flags = youngGenerationMb(p.execArgv, p.env) === undefined ? [...GATEWAY_NODE_FLAGS] : [];
+  const flags = GATEWAY_V8_OPTIONS.filter((o) => v8Option(o.option, p.execArgv, p.env) === undefined).map(
+    (o) => o.flag,
+  );
   const preload = allocator && !allocator.jemalloc ? allocator.library : undefined;
   if (flags.length === 0 && !preload) return undefined;
   const env: NodeJS.ProcessEnv = { ...p.env, [RELAUNCHED]: '1' };
