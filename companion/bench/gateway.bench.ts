@@ -4,9 +4,11 @@
  * figures come with ratios. Every load generator is its own process (procs.ts). Bounded:
  * KILN_BENCH_DEVICES (default 10,000) devices, 5 s per throughput phase; at N devices the
  * single-sample phase is followed by KILN_BENCH_SUSTAINED (6) more windows like it, with the
- * major collections and the RSS of each, because those collections (every 20–40 s at 10,000
- * devices) make the slowest windows and one 5 s phase alone can miss them. The gateway runs
- * with jemalloc when it is installed (KILN_BENCH_MALLOC=glibc for the system's allocator).
+ * major collections and the RSS of each: what one 5 s phase misses (a major collection, a
+ * congested episode, a database grown larger) shows there; KILN_BENCH_SUSTAINED=30 is the
+ * 150 s run of docs/ARCHITECTURE.md. The gateway runs with jemalloc when it is installed
+ * (KILN_BENCH_MALLOC=glibc for the system's allocator), and KILN_BENCH_GW_FLAGS adds Node
+ * or V8 flags to it (`--trace-gc --trace-gc-ignore-scavenger` lists its major collections).
  *
  * Targets (issue 6): 10,000 TLS devices within 1 GiB RSS; ≥ 20,000 telemetry msgs/s stored,
  * acknowledged and published with p99 ≤ 100 ms; a 10,000-device reconnect storm
@@ -57,7 +59,7 @@ const TARGET_RATE = 20_000;
 /** Samples per telemetry_batch in the batched phase, and the samples/s offered there (20% over the target). */
 const BATCH = Number(process.env.KILN_BENCH_BATCH ?? 10);
 const BATCH_RATE = 24_000;
-/** Consecutive single-sample windows at N devices after the first: V8's major collections come every 20–40 s there. */
+/** Consecutive single-sample windows at N devices after the first. */
 const SUSTAINED_WINDOWS = Number(process.env.KILN_BENCH_SUSTAINED ?? 6);
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
 /**
@@ -67,7 +69,10 @@ const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
  */
 const JEMALLOC = allocatorState()?.library;
 const allocator = process.env.KILN_BENCH_MALLOC === 'glibc' ? 'glibc' : JEMALLOC ? 'jemalloc' : 'glibc (no jemalloc)';
-/** KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit). */
+/**
+ * KILN_BENCH_PROF=DIR writes a V8 CPU profile of the gateway process there (on exit);
+ * KILN_BENCH_GW_FLAGS, space-separated, are added to its flags.
+ */
 function spawnRole(role: string, cfg: object): Role {
   if (role !== 'gateway') return forkRole(PROCS, role, cfg);
   const prof = process.env.KILN_BENCH_PROF;
@@ -76,7 +81,11 @@ function spawnRole(role: string, cfg: object): Role {
     role,
     cfg,
     // As `kiln gateway` runs it (util/relaunch.ts).
-    [...GATEWAY_NODE_FLAGS, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
+    [
+      ...GATEWAY_NODE_FLAGS,
+      ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+      ...(process.env.KILN_BENCH_GW_FLAGS ?? '').split(/\s+/).filter(Boolean),
+    ],
     allocator === 'jemalloc' && JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {},
   );
 }
