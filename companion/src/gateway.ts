@@ -109,6 +109,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
         maintenanceFailed: (message) => log.warn({ message }, 'telemetry writer maintenance failed; retried in 1 s'),
         stopped: (err) => log.error({ err }, 'the telemetry writer thread stopped; the next commit starts a new one'),
+        started: (thread, restart) =>
+          restart && log.warn({ threadId: thread.threadId }, 'telemetry writer thread started again'),
       },
     );
     cleanups.push(() => writer.close());

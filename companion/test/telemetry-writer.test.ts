@@ -5,6 +5,7 @@
  */
 import { copyFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/errors.ts';
@@ -173,6 +174,57 @@ describe('telemetry writer thread', () => {
       db.close();
     });
     expect(db.prepare('SELECT seq FROM telemetry_recent ORDER BY seq').all()).toEqual([{ seq: 9 }]);
+  });
+
+  it('outlives its thread: what was in flight fails, the next write starts a new one, nothing is stored twice', async () => {
+    const threads: Worker[] = [];
+    const restarts: boolean[] = [];
+    const stopped: StoreError[] = [];
+    const { store, writer, file } = await writerOnNewStore({
+      started: (t, restart) => {
+        threads.push(t);
+        restarts.push(restart);
+      },
+      stopped: (e) => stopped.push(e),
+    });
+    expect(Array.from(await writer.write(samples([1, 2])))).toEqual([1, 1]);
+    // The thread ends in the middle of a commit, as an out-of-memory or a native fault would
+    // end it: seen from here, the database's write lock is taken when it goes.
+    const big = Array.from({ length: 30_000 }, (_, i) => i + 3);
+    const inFlight = writer.write(samples(big));
+    const probe = new Database(file);
+    cleanups.push(() => {
+      probe.close();
+    });
+    probe.pragma('busy_timeout = 0');
+    const lockTaken = () => {
+      try {
+        probe.exec('BEGIN IMMEDIATE; ROLLBACK');
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const until = Date.now() + 10_000;
+    while (!lockTaken()) {
+      if (Date.now() > until) throw new Error('the commit never took the write lock');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await threads[0]?.terminate();
+    const err = await inFlight.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(String((err as Error).message)).toMatch(/telemetry writer thread stopped/);
+    expect(stopped).toHaveLength(1);
+    expect(writer.inflight).toBe(0);
+    // Acknowledged to nobody, and none of it kept: the dead thread's transaction is gone, and
+    // so is its hold on the write lock, which the next thread's commit needs.
+    expect(store.telemetry.count('w-1')).toBe(2);
+    expect(lockTaken()).toBe(false);
+    // The devices resend what was not acknowledged; each sample is stored once.
+    const again = Array.from(await writer.write(samples([...big.slice(0, 2), 2])));
+    expect(restarts).toEqual([false, true]);
+    expect(again).toEqual([1, 1, 0]);
+    expect(store.telemetry.count('w-1')).toBe(4);
   });
 
   it('writes held-back RSSI values when it closes, and refuses writes after', async () => {

@@ -24,6 +24,8 @@ export interface WriterEvents {
   maintenanceFailed?(message: string): void;
   /** The thread ended (it is never expected to): its commits in flight fail, and the next write starts another. */
   stopped?(error: StoreError): void;
+  /** A thread is ready: the first, or one started after `stopped` (`restart` true). */
+  started?(thread: Worker, restart: boolean): void;
 }
 
 const MODULE = new URL('./telemetry-writer-thread.ts', import.meta.url);
@@ -36,6 +38,7 @@ export class TelemetryWriter {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
+  #threads = 0;
 
   private constructor(
     private readonly opts: WriterOptions,
@@ -103,6 +106,7 @@ export class TelemetryWriter {
           ready = true;
           this.#worker = worker;
           resolve(worker);
+          this.events.started?.(worker, ++this.#threads > 1);
         } else if (m.type === 'written' || m.type === 'claimed') {
           const p = this.#pending.get(m.id);
           this.#pending.delete(m.id);
