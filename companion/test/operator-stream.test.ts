@@ -1,12 +1,12 @@
 /**
  * The operator stream /api/v1/stream with real WebSocket clients over real TLS: refusals in the
- * upgrade, the subprotocol, subscription filtering with real devices, status, config and command events,
+ * upgrade, the subprotocol, subscription filtering with real devices, status, config, deleted and command events,
  * bad frames, the drop policy under a slow reader (bounded), dead peers, connection limits and
  * the end of streams whose credentials end.
  */
 import { CloseCode } from '@kiln/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, registerDevice, startTestGateway, TestDevice } from './helpers.ts';
+import { api, deviceKeys, registerDevice, startTestGateway, TestDevice } from './helpers.ts';
 import { originOf, refusedStream, STREAM_PROTOCOL, StreamClient, signIn } from './operator-helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
@@ -208,6 +208,26 @@ describe('operator stream: events', () => {
     expect(await c.next('config', 5000, (f) => f.deviceId === 'os-cfg')).toMatchObject({
       telemetrySec: t.gw.config.limits.telemetrySec,
     });
+    c.close();
+  });
+
+  it('says when an operator deletes a device, and only then (a key rotation shows as the session ending)', async () => {
+    const c = await connect({ key: reader });
+    await c.next('hello');
+    await device('os-del');
+    await c.next('status', 5000, (f) => f.deviceId === 'os-del' && f.online === true);
+    await api(t.gw, t.ca, 'POST', '/api/v1/devices/os-del/rotate-key', {
+      key: admin,
+      body: { publicKey: (await deviceKeys()).pub },
+    });
+    expect(await c.next('status', 5000, (f) => f.deviceId === 'os-del')).toMatchObject({ online: false });
+    const before = Date.now();
+    expect((await api(t.gw, t.ca, 'DELETE', '/api/v1/devices/os-del', { key: admin })).status).toBe(204);
+    const gone = await c.next('deleted', 5000, (f) => f.deviceId === 'os-del');
+    expect(gone).toEqual({ type: 'deleted', deviceId: 'os-del', at: expect.any(Number) });
+    expect(gone.at as number).toBeGreaterThanOrEqual(before - 1000);
+    // One deleted frame, none for the rotation before it.
+    await expect(c.next('deleted', 500)).rejects.toThrow();
     c.close();
   });
 

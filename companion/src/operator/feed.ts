@@ -19,6 +19,7 @@ export type OperatorEvent =
       lastSeenAt: number | null;
     }
   | { type: 'config'; deviceId: string; telemetrySec: number; heartbeatSec: number }
+  | { type: 'deleted'; deviceId: string; at: number }
   | {
       type: 'command';
       deviceId: string;
@@ -30,7 +31,13 @@ export type OperatorEvent =
     };
 
 const TELEMETRY = 'kiln/v1/+/telemetry';
-const FILTERS = ['kiln/v1/+/status', 'kiln/v1/+/config', 'kiln/v1/+/cmd', 'kiln/v1/+/cmd/+/result'] as const;
+const FILTERS = [
+  'kiln/v1/+/status',
+  'kiln/v1/+/config',
+  'kiln/v1/+/key',
+  'kiln/v1/+/cmd',
+  'kiln/v1/+/cmd/+/result',
+] as const;
 const FINAL_STATUSES = new Set(['ok', 'error', 'unsupported', 'expired', 'timeout']);
 const STATES = new Set(['online', 'offline', 'revoked']);
 
@@ -87,7 +94,10 @@ export function toEvent(topic: string, payload: Buffer): OperatorEvent | undefin
       return { type: 'config', deviceId: t.deviceId, telemetrySec, heartbeatSec };
     }
     case 'key':
-      return undefined; // a session's end shows as its status
+      // A deleted device leaves the operator's list (its cleared retained status carries
+      // nothing to say so); a rotated key ends the session, which shows as its status.
+      if (b.change !== 'deleted' || !isMs(b.at)) return undefined;
+      return { type: 'deleted', deviceId: t.deviceId, at: b.at };
     case 'commandResult': {
       if (typeof b.status !== 'string' || !FINAL_STATUSES.has(b.status)) return undefined;
       if (b.deviceId !== undefined && (typeof b.deviceId !== 'string' || !isDeviceId(b.deviceId))) return undefined;

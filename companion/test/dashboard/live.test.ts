@@ -1,7 +1,7 @@
 /**
  * The live dashboard in real Chromium against a real gateway and a device speaking kiln.v1
  * over WSS with its own ES256 key: the devices table follows the operator stream (a device
- * coming online, its RSSI, going offline); the device page's chart redraws as telemetry
+ * coming online, its RSSI, going offline, deleted); the device page's chart redraws as telemetry
  * arrives; a command sent with a click reaches the device and its result shows on the page;
  * the telemetry interval is device configuration (PUT …/config), and a change made elsewhere shows
  * on the open page from the stream; the device gets a `config`
@@ -79,6 +79,16 @@ describe('live dashboard', () => {
 
     dev.close();
     await online.getByText('Offline').waitFor();
+
+    // Deleted elsewhere (the CLI, the API, another instance): the row goes without a reload,
+    // and a page open on the device says so.
+    expect((await api(t.gw, t.ca, 'DELETE', '/api/v1/devices/table-dev-2', { key: t.keys.admin })).status).toBe(204);
+    await expect.poll(() => page.locator('#devices-table tbody tr').count()).toBe(1);
+    await page.getByRole('rowheader', { name: 'table-dev-2' }).waitFor({ state: 'detached' });
+    await page.evaluate("location.hash = '#/devices/table-dev-9'");
+    await page.locator('#device-title', { hasText: 'table-dev-9' }).waitFor();
+    expect((await api(t.gw, t.ca, 'DELETE', '/api/v1/devices/table-dev-9', { key: t.keys.admin })).status).toBe(204);
+    await page.getByRole('alert').filter({ hasText: 'This device was deleted at' }).waitFor();
     expect(problems).toEqual([]);
   });
 

@@ -53,6 +53,9 @@ export class DevicePage {
     stream.on('config', (f) => {
       if (f.deviceId === this.id) this.commands.showConfig(f);
     });
+    stream.on('deleted', (f) => {
+      if (f.deviceId === this.id) this.error.textContent = `This device was deleted at ${fmtTime(f.at)}.`;
+    });
     fleet.onChange((ids) => {
       if (!this.id || (ids && !ids.has(this.id))) return;
       const d = fleet.byId.get(this.id);

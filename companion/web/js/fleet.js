@@ -1,5 +1,5 @@
 // The fleet as the page knows it: every device from GET /api/v1/devices, kept current by
-// the operator stream (status frames: online, last seen; telemetry: RSSI). Views register
+// the operator stream (status frames: online, last seen; telemetry: RSSI; deleted frames). Views register
 // for the ids that changed and redraw only those.
 
 import { api } from './api.js';
@@ -158,6 +158,14 @@ export class Fleet {
     if (!d) return;
     d.config = { telemetrySec: f.telemetrySec, heartbeatSec: f.heartbeatSec };
     this.#touch(d.id);
+  }
+
+  /** A deleted frame: the device is gone, on whichever instance it was deleted. */
+  remove(f) {
+    if (!this.byId.delete(f.deviceId)) return;
+    this.#cameOnline.delete(f.deviceId);
+    // What matches and the counts change, not only one row.
+    this.#touch(null);
   }
 
   /** One device, fetched again: after an action on this page, a new session, or new to the page. */

@@ -27,6 +27,7 @@ const STREAM_TEXT = { connecting: 'Connecting…', live: 'Live', down: 'Reconnec
 stream.on('status', (f) => fleet.status(f));
 stream.on('telemetry', (f) => fleet.telemetry(f));
 stream.on('config', (f) => fleet.config(f));
+stream.on('deleted', (f) => fleet.remove(f));
 stream.onState = (state) => {
   streamState.dataset.state = state;
   streamState.textContent = STREAM_TEXT[state];
