@@ -13,7 +13,7 @@
  *   steady fleet that was every major collection the gateway had; each shrank the young
  *   generation to its minimum, promotion went up while it grew back, a second full
  *   collection followed within 20 s, and the windows around them were the slowest of a
- *   150 s run (138–193 ms ack p99). Without it, none came in 150 s (trace-gc).
+ *   150 s run (138–193 ms ack p99). Without it, none came in 600 s (trace-gc).
  * - jemalloc must be loaded before anything else (LD_PRELOAD).
  * The relaunched gateway is the same command line with these added. This process stays as
  * its parent: it passes on signals, ends with the gateway's exit status, and if it is killed
