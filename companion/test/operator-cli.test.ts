@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
+import { api, registerDevice, startTestGateway, TestDevice, tempDir } from './helpers.ts';
 import { kilnAgainst } from './operator-helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
@@ -295,6 +295,28 @@ describe('kiln telemetry tail', () => {
     } finally {
       clearInterval(pump);
     }
+  }, 90_000);
+
+  it('says when a followed device is deleted', async () => {
+    await registerDevice(t.gw, 'cli-gone');
+    let said = '';
+    let deleted = false;
+    const run = await kiln(['telemetry', 'tail', '--device', 'cli-gone'], {
+      // Deleted once the tail follows it (it says so after the gateway confirmed the
+      // subscription), then Ctrl+C once the tail said so.
+      onStart: (child) => {
+        child.stderr?.on('data', (c: Buffer) => {
+          said += c;
+          if (!deleted && said.includes('following')) {
+            deleted = true;
+            void api(t.gw, t.ca, 'DELETE', '/api/v1/devices/cli-gone', { key: admin });
+          }
+          if (said.includes('was deleted')) child.kill('SIGINT');
+        });
+      },
+    });
+    expect(run.code, run.err).toBe(0);
+    expect(run.err).toMatch(/Z {2}cli-gone {2,}was deleted\n/);
   }, 90_000);
 
   it('stops cleanly on Ctrl+C (exit 0), and exits 6 for an unknown device or a refused key', async () => {

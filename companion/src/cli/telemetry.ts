@@ -89,9 +89,12 @@ async function tail(f: TailFlags): Promise<void> {
           out(`${iso(m.ts as number)}  ${String(m.deviceId).padEnd(width)}  ${values}\n`);
         }
         if (--remaining <= 0) stop();
-      } else if (m.type === 'status' && (!watched || watched.has(m.deviceId as string))) {
+      } else if ((m.type === 'status' || m.type === 'deleted') && (!watched || watched.has(m.deviceId as string))) {
         if (f.json) out(`${JSON.stringify(m)}\n`);
-        else err(`${iso(Date.now())}  ${String(m.deviceId).padEnd(width)}  is ${m.state}\n`);
+        else
+          err(
+            `${iso(Date.now())}  ${String(m.deviceId).padEnd(width)}  ${m.type === 'deleted' ? 'was deleted' : `is ${m.state}`}\n`,
+          );
       } else if (m.type === 'dropped') {
         err(`(${m.count} samples dropped: this terminal did not keep up)\n`);
       } else if (m.type === 'error') {
@@ -219,11 +222,11 @@ ${CONNECTION_HELP}`,
   connectionOptions(
     telemetry
       .command('tail')
-      .description('follow live telemetry (and status changes) until Ctrl+C')
+      .description('follow live telemetry (and status changes, deletion) until Ctrl+C')
       .option('--device <id>', 'only this device (repeat for several)', collect)
       .option('--metric <name>', 'only this metric (repeat for several)', collect)
       .option('--count <n>', 'stop after this many samples')
-      .option('--json', 'one JSON object per line: telemetry and status frames as the stream sends them'),
+      .option('--json', 'one JSON object per line: telemetry, status and deleted frames as the stream sends them'),
   )
     .addHelpText(
       'after',
