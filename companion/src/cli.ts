@@ -163,9 +163,11 @@ Environment: KILN_GATEWAY_MODE, _LISTEN, _DATA_DIR, _MQTT_URL, _TLS_CERT, _TLS_K
 _INSTANCE_ID, _LOG_LEVEL, _MASTER_KEY (64 hex chars; else <data-dir>/master.key). Flags win over
 the environment, which wins over --config.
 
-The gateway runs in a Node process started over with jemalloc (when installed) and a 64 MiB
-young generation; this one passes signals on and ends with it. KILN_GATEWAY_RELAUNCH=0: run
-in this process as started.
+The gateway runs in a Node process started over with jemalloc (when installed), a 64 MiB
+young generation and V8's memory reducer off; this one passes signals on and ends with it.
+KILN_GATEWAY_RELAUNCH=0: run in this process as started.
+
+Configuration keys, MQTT topics, an external broker's ACL, several instances: docs/GATEWAY.md.
 
 Examples:
   kiln gateway                                   # dev CA, loopback, embedded MQTT on 127.0.0.1:1883

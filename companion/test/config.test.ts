@@ -1,6 +1,7 @@
 /** Configuration: file < env < flags, validated at start-up; loopback default; redaction. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadRunConfig } from '../src/cli.ts';
 import { defaultConfig, resolveConfig } from '../src/config.ts';
@@ -22,6 +23,35 @@ describe('config', () => {
       expect(c.instanceId).toBe('flag-id');
       expect(c.limits.maxConnections).toBe(77);
       expect(c.limits.maxPayloadBytes).toBe(65_536);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('takes the shipped example file (companion/deploy/gateway.example.yaml) as documented', () => {
+    const file = fileURLToPath(new URL('../deploy/gateway.example.yaml', import.meta.url));
+    const c = loadRunConfig(
+      { config: file },
+      { KILN_GATEWAY_MQTT_URL: 'mqtts://kiln-gateway:secret@broker.example.com:8883' },
+    );
+    expect(c).toMatchObject({
+      mode: 'production',
+      listen: { host: '0.0.0.0', port: 8443 },
+      instanceId: 'gw-a',
+      tls: { certFile: '/etc/kiln/gateway.pem', keyFile: '/etc/kiln/gateway.key' },
+      mqtt: { url: 'mqtts://kiln-gateway:secret@broker.example.com:8883', qos: 1 },
+      corsOrigins: ['https://ops.example.com'],
+      limits: { messagesPerSecPerDevice: 20, maxConnections: 20_000 },
+      retention: { rawDays: 30, rollupDays: 365 },
+    });
+    // Without the file's allowPublicBind, its listen address is refused.
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^allowPublicBind: true$/m);
+    const t = tempDir();
+    try {
+      const narrowed = join(t.dir, 'gw.yaml');
+      writeFileSync(narrowed, text.replace(/^allowPublicBind: true\n/m, ''));
+      expect(() => loadRunConfig({ config: narrowed }, {})).toThrow(/refusing to listen on 0\.0\.0\.0/);
     } finally {
       t.remove();
     }

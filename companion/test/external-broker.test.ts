@@ -1,7 +1,11 @@
 /**
  * External broker (a real Mosquitto) and two gateway instances sharing a fleet: a command
- * sent to instance A reaches the device connected to instance B, through the broker.
+ * sent to instance A reaches the device connected to instance B, through the broker. The
+ * broker runs with the ACL Kiln ships (companion/deploy/mosquitto/kiln.acl): everything
+ * here works with the gateways' account as it grants, and the other accounts are held to it.
  */
+
+import { fileURLToPath } from 'node:url';
 import { CloseCode, signDeviceToken, topics } from '@kiln/protocol';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +19,10 @@ let a: Awaited<ReturnType<typeof startTestGateway>>;
 let b: Awaited<ReturnType<typeof startTestGateway>>;
 let watcher: MqttClient;
 const devices: TestDevice[] = [];
+const ACL = fileURLToPath(new URL('../deploy/mosquitto/kiln.acl', import.meta.url));
 
 beforeAll(async () => {
-  mosq = await startMosquitto();
+  mosq = await startMosquitto({ acl: ACL, user: 'kiln-gateway' });
   dir = tempDir();
   // Both instances share the store (one SQLite file in WAL mode, as on one host) and the broker.
   a = await startTestGateway({ mqtt: { url: mosq.url }, instanceId: 'gw-a' }, dir.dir);
@@ -201,5 +206,61 @@ describe('two gateway instances sharing a fleet', () => {
     const { d } = await welcomed(b, 'fleet-3');
     expect((await api(a.gw, a.ca, 'POST', '/api/v1/devices/fleet-3/revoke', { key: admin })).status).toBe(200);
     expect(await d.closed()).toBe(CloseCode.REVOKED);
+  });
+});
+
+describe('the shipped Mosquitto ACL', () => {
+  const login = (user: string) =>
+    connectAsync(`mqtt://127.0.0.1:${mosq.port}`, {
+      username: user,
+      password: mosq.passwords[user] as string,
+      reconnectPeriod: 0,
+    });
+  const forged = (id: string): [string, object][] => [
+    // Each would end the device's session if a gateway took it: a takeover by another instance, …
+    [topics.status(id), { state: 'online', since: Date.now() + 60_000, lastSeen: null, instance: 'forged' }],
+    // … a key change after the session began, …
+    [topics.key(id), { change: 'deleted', at: Date.now() + 60_000, instance: 'forged' }],
+    // … and a command would reach the device.
+    [topics.command(id), { id: 'forged-cmd', name: 'reboot' }],
+  ];
+
+  it('a reader account sees what the gateways publish, and what it publishes reaches no gateway', async () => {
+    const { d } = await welcomed(b, 'fleet-7');
+    const reader = await login('kiln-reader');
+    try {
+      const telemetry = new Promise<Record<string, unknown>>((resolve) => {
+        reader.on('message', (tp, p) => {
+          if (tp === topics.telemetry('fleet-7')) resolve(JSON.parse(String(p)) as Record<string, unknown>);
+        });
+      });
+      await reader.subscribeAsync('kiln/v1/#', { qos: 1 });
+      d.send({ type: 'telemetry', ts: 7, metrics: { temp: 7 } });
+      await d.next('ack');
+      expect(await telemetry).toMatchObject({ deviceId: 'fleet-7', metrics: { temp: 7 } });
+      for (const [topic, body] of forged('fleet-7')) await reader.publishAsync(topic, JSON.stringify(body), { qos: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(d.ws.readyState).toBe(d.ws.OPEN);
+      expect(b.gw.store.commands.get('forged-cmd')).toBeUndefined();
+    } finally {
+      await reader.endAsync(true);
+    }
+  });
+
+  it('an operator account commands a device, and may publish nothing else', async () => {
+    const { d } = await welcomed(b, 'fleet-8');
+    const operator = await login('kiln-operator');
+    try {
+      for (const [topic, body] of forged('fleet-8').filter(([t]) => t !== topics.command('fleet-8')))
+        await operator.publishAsync(topic, JSON.stringify(body), { qos: 1 });
+      await operator.publishAsync(topics.command('fleet-8'), JSON.stringify({ id: 'op-cmd', name: 'reboot' }), {
+        qos: 1,
+      });
+      expect((await d.next('command')).id).toBe('op-cmd');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(d.ws.readyState).toBe(d.ws.OPEN);
+    } finally {
+      await operator.endAsync(true);
+    }
   });
 });

@@ -1,6 +1,6 @@
 /** Starts a real Mosquitto (Debian package) on a free loopback port, with a password file; always stopped by the caller. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,15 @@ export interface Mosquitto {
   port: number;
   user: string;
   password: string;
+  /** Every account's password, by user name (`user` among them). */
+  passwords: Record<string, string>;
   stop(): Promise<void>;
+}
+
+/** `acl`: an ACL file for Mosquitto (its `user` lines name the accounts made); `user`: the one in `url`. */
+export interface MosquittoOptions {
+  acl?: string;
+  user?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -42,15 +50,21 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   const t = tempDir('kiln-mosq-');
   const port = await freePort();
-  const user = 'kiln';
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const user = opts.user ?? 'kiln';
+  const aclText = opts.acl === undefined ? '' : readFileSync(opts.acl, 'utf8');
+  const users = new Set([user, ...[...aclText.matchAll(/^user\s+(\S+)/gm)].map((m) => m[1] as string)]);
+  const passwords: Record<string, string> = {};
   const pwfile = join(t.dir, 'passwd');
   writeFileSync(pwfile, '');
-  const r = spawnSync('mosquitto_passwd', ['-b', pwfile, user, password], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+  for (const u of users) {
+    passwords[u] = `pw-${Math.random().toString(36).slice(2)}`;
+    const r = spawnSync('mosquitto_passwd', ['-b', pwfile, u, passwords[u]], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+  }
+  const password = passwords[user] as string;
   const conf = join(t.dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -60,6 +74,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       `listener ${port} 127.0.0.1`,
       'allow_anonymous false',
       `password_file ${pwfile}`,
+      ...(opts.acl === undefined ? [] : [`acl_file ${opts.acl}`]),
       'persistence false',
       'log_type error',
       'max_queued_messages 100000',
@@ -83,6 +98,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
     port,
     user,
     password,
+    passwords,
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
