@@ -189,8 +189,7 @@ async function devices() {
     });
     ws.on('close', (code) => {
       conns.delete(id);
-      if (reconnecting && code !== 4001 && code !== 4003)
-        setTimeout(() => void reconnectLoop(id), Math.random() * 1000);
+      if (reconnecting && code !== 4001 && code !== 4003) void reconnectLoop(id, code === 1001);
     });
     if (!raw) {
       seqs.set(id, 1);
@@ -209,8 +208,20 @@ async function devices() {
   };
   /** Failed reconnect attempts in a storm (when begun), to tell refusals while the gateway is down from later ones. */
   const failures: { at: number; reason: string }[] = [];
-  const reconnectLoop = async (id: string) => {
+  /**
+   * The Kiln firmware's reconnect policy, so that the storm times what a fleet of Kiln devices
+   * does (kiln_backoff.h with kiln_device.c's defaults): a wait drawn before each attempt, full
+   * jitter; after the gateway's 1001 (a restart) 15 waits of at most 2 s, otherwise, and then,
+   * the exponential from 1 s to 60 s.
+   */
+  const firmwareWait = (attempt: number, restart: boolean) => {
+    if (restart && attempt < 15) return Math.random() * 2000;
+    const n = restart ? attempt - 15 : attempt;
+    return Math.random() * Math.min(60_000, 1000 * 2 ** n);
+  };
+  const reconnectLoop = async (id: string, restart: boolean) => {
     for (let attempt = 0; attempt < 50; attempt++) {
+      await new Promise((r) => setTimeout(r, firmwareWait(attempt, restart)));
       const at = Date.now();
       try {
         await connect(id);
@@ -218,7 +229,6 @@ async function devices() {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         failures.push({ at, reason: code ?? String((e as Error).message ?? e).slice(0, 40) });
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
       }
     }
   };

@@ -80,7 +80,7 @@ typedef struct {
     uint32_t welcome_timeout_ms;    /*!< no welcome after hello closes and retries (15 s) */
     uint32_t wifi_connect_timeout_ms; /*!< Improv provisioning gives up after (30 s, as ESPHome) */
     uint32_t jwt_lifetime_sec;      /*!< exp - iat, 1..300 (120) */
-    kiln_backoff_config_t gateway_backoff; /*!< 1 s base, 60 s cap, 60 s stable */
+    kiln_backoff_config_t gateway_backoff; /*!< 1 s base, 60 s cap, 60 s stable; after the gateway's 1001, 15 waits of at most 2 s */
     kiln_backoff_config_t wifi_backoff;    /*!< 1 s base, 30 s cap, 60 s stable */
     size_t ring_capacity;           /*!< unacknowledged samples kept (KILN_TELEMETRY_RING_MAX) */
     uint32_t max_batch;             /*!< samples per telemetry_batch, 1..64, lowered by welcome.maxBatch (16) */

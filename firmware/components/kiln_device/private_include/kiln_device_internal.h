@@ -58,6 +58,7 @@ struct kiln_device {
     link_state_t ws;
     bool time_synced;
     bool welcomed;
+    bool ws_closed_here;        /*!< this device asked for the close being awaited (kiln_dev_ws_close) */
     bool improv_pending;        /*!< Wi-Fi settings from Improv being tried */
     kiln_reason_t improv_failure; /*!< why the last Improv attempt failed (while unprovisioned) */
     uint64_t improv_deadline_ms;
@@ -97,6 +98,8 @@ void kiln_dev_settings_changed(kiln_device_t *dev);
 void kiln_dev_take_sample(kiln_device_t *dev);
 void kiln_dev_factory_reset(kiln_device_t *dev);
 void kiln_dev_wifi_connect(kiln_device_t *dev);
+/** Closes the gateway session from this side: a 1001 it sends is not the gateway's restart notice. */
+void kiln_dev_ws_close(kiln_device_t *dev, uint16_t code);
 
 /* kiln_device_serial.c */
 void kiln_dev_serial_init(kiln_device_t *dev);

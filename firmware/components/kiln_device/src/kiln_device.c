@@ -43,7 +43,8 @@ void kiln_device_config_default(kiln_device_config_t *c)
     c->welcome_timeout_ms = 15000;
     c->wifi_connect_timeout_ms = 30000;
     c->jwt_lifetime_sec = 120;
-    c->gateway_backoff = (kiln_backoff_config_t){.base_ms = 1000, .cap_ms = 60000, .stable_ms = 60000};
+    c->gateway_backoff = (kiln_backoff_config_t){
+        .base_ms = 1000, .cap_ms = 60000, .stable_ms = 60000, .restart_cap_ms = 2000, .restart_attempts = 15};
     c->wifi_backoff = (kiln_backoff_config_t){.base_ms = 1000, .cap_ms = 30000, .stable_ms = 60000};
     c->ring_capacity = KILN_TELEMETRY_RING_MAX;
     c->max_batch = 16;

@@ -63,6 +63,7 @@ static void gateway_connect(kiln_device_t *dev)
     kiln_dev_log(dev, KILN_LOG_INFO, "connecting to %s (attempt %" PRIu32 ")", dev->settings.url,
                  kiln_backoff_attempts(&dev->gateway_backoff) + 1u);
     dev->ws = LINK_CONNECTING;
+    dev->ws_closed_here = false;
     dev->ws_opened_ms = kiln_port_uptime_ms();
     set_state(dev, KILN_STATE_GATEWAY_CONNECTING, KILN_REASON_CONNECTING);
     if (kiln_port_ws_open(&ws) != KILN_PORT_OK) {
@@ -107,6 +108,12 @@ void kiln_dev_advance(kiln_device_t *dev)
     }
 }
 
+void kiln_dev_ws_close(kiln_device_t *dev, uint16_t code)
+{
+    dev->ws_closed_here = true;
+    kiln_port_ws_close(code);
+}
+
 void kiln_dev_settings_changed(kiln_device_t *dev)
 {
     /* New provisioning data: a revoked device may try again, at once. */
@@ -115,7 +122,7 @@ void kiln_dev_settings_changed(kiln_device_t *dev)
     kiln_backoff_reset(&dev->gateway_backoff);
     dev->next_gateway_ms = 0;
     if (dev->ws != LINK_DOWN) {
-        kiln_port_ws_close(1000); /* reconnects with the new settings once closed */
+        kiln_dev_ws_close(dev, 1000); /* reconnects with the new settings once closed */
     }
     kiln_dev_advance(dev);
 }
@@ -124,7 +131,7 @@ void kiln_dev_factory_reset(kiln_device_t *dev)
 {
     kiln_dev_log(dev, KILN_LOG_WARN, "factory reset: erasing settings and keys");
     if (dev->ws != LINK_DOWN) {
-        kiln_port_ws_close(1000);
+        kiln_dev_ws_close(dev, 1000);
     }
     kiln_port_wifi_disconnect();
     (void)kiln_port_kv_erase_all();
@@ -181,7 +188,7 @@ static void on_wifi(kiln_device_t *dev, const kiln_port_event_t *e)
         kiln_backoff_disconnected(&dev->wifi_backoff, now);
     }
     if (dev->ws != LINK_DOWN) {
-        kiln_port_ws_close(1001);
+        kiln_dev_ws_close(dev, 1001);
     }
     if (dev->improv_pending) {
         kiln_dev_improv_wifi_result(dev, false); /* restores the previous credentials */

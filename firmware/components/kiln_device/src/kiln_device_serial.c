@@ -91,7 +91,7 @@ static void improv_wifi_settings(kiln_device_t *dev, const kiln_improv_rpc_comma
         kiln_port_wifi_disconnect();
         dev->wifi = LINK_DOWN;
         if (dev->ws != LINK_DOWN) {
-            kiln_port_ws_close(1001);
+            kiln_dev_ws_close(dev, 1001);
         }
     }
     memcpy(dev->settings.ssid, ssid.bytes, ssid.len);

@@ -9,6 +9,7 @@
 #include "kiln_client.h"
 #include "kiln_protocol.h"
 
+#define CLOSE_GOING_AWAY 1001 /* from the gateway: it is shutting down, usually to restart */
 #define CLOSE_REVOKED 4003
 
 static bool send_tx(kiln_device_t *dev, size_t len)
@@ -249,6 +250,10 @@ static void on_closed(kiln_device_t *dev, int code, const char *why, size_t why_
         kiln_dev_advance(dev);
         return;
     }
+    if (code == CLOSE_GOING_AWAY && !dev->ws_closed_here) {
+        /* Back within seconds of the restart, not after an exponential tail (kiln_backoff.h). */
+        kiln_backoff_restarting(&dev->gateway_backoff);
+    }
     dev->last_backoff_ms = kiln_backoff_next(&dev->gateway_backoff, kiln_dev_random_u32());
     dev->next_gateway_ms = now + dev->last_backoff_ms;
     kiln_dev_log(dev, KILN_LOG_WARN, "gateway %s (code %d%s%.*s): reconnecting in %" PRIu32 " ms",
@@ -300,7 +305,7 @@ void kiln_session_tick(kiln_device_t *dev, uint64_t now)
         kiln_dev_log(dev, KILN_LOG_WARN, "no welcome from the gateway in %" PRIu32 " ms: closing",
                      dev->cfg.welcome_timeout_ms);
         dev->ws_opened_ms = now; /* once per timeout, until the close is reported */
-        kiln_port_ws_close(1000);
+        kiln_dev_ws_close(dev, 1000);
     }
 }
 

@@ -1,8 +1,9 @@
-/* kiln_backoff: full-jitter bounds, the cap, and the reset after a stable connection. */
+/* kiln_backoff: full-jitter bounds, the cap, the reset after a stable connection, a restart's hold. */
 #include "kiln_backoff.h"
 #include "kiln_test_support.h"
 
-static const kiln_backoff_config_t CFG = {.base_ms = 100, .cap_ms = 1000, .stable_ms = 5000};
+static const kiln_backoff_config_t CFG = {
+    .base_ms = 100, .cap_ms = 1000, .stable_ms = 5000, .restart_cap_ms = 50, .restart_attempts = 3};
 
 static void test_ceiling_doubles_to_the_cap(void **state)
 {
@@ -61,6 +62,49 @@ static void test_reset_only_after_a_stable_connection(void **state)
     assert_int_equal(kiln_backoff_ceiling(&b), 100);
 }
 
+static void test_a_restart_holds_the_ceiling_then_starts_over(void **state)
+{
+    (void)state;
+    kiln_backoff_t b;
+    kiln_backoff_init(&b, &CFG);
+    for (int i = 0; i < 6; i++) {
+        (void)kiln_backoff_next(&b, 1);
+    }
+    assert_int_equal(kiln_backoff_ceiling(&b), 1000);
+    kiln_backoff_restarting(&b);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kiln_backoff_ceiling(&b), 50);
+        assert_int_equal(kiln_backoff_next(&b, UINT32_MAX), 50);
+    }
+    /* The exponential again, from its base. */
+    const uint32_t want[] = {100, 200, 400};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(kiln_backoff_ceiling(&b), want[i]);
+        (void)kiln_backoff_next(&b, 0);
+    }
+    /* A connection ends the hold; a reset does too. */
+    kiln_backoff_restarting(&b);
+    kiln_backoff_connected(&b, 1000);
+    kiln_backoff_disconnected(&b, 1100);
+    assert_int_equal(kiln_backoff_ceiling(&b), 100);
+    kiln_backoff_restarting(&b);
+    kiln_backoff_reset(&b);
+    assert_int_equal(kiln_backoff_ceiling(&b), 100);
+    /* A restart ceiling above the usual cap gives way to it. */
+    kiln_backoff_config_t quick = CFG;
+    quick.restart_cap_ms = 5000;
+    kiln_backoff_init(&b, &quick);
+    kiln_backoff_restarting(&b);
+    assert_int_equal(kiln_backoff_ceiling(&b), 1000);
+    /* Without a restart ceiling (the Wi-Fi backoff's), nothing is held. */
+    kiln_backoff_config_t plain = CFG;
+    plain.restart_cap_ms = 0;
+    kiln_backoff_init(&b, &plain);
+    (void)kiln_backoff_next(&b, 0);
+    kiln_backoff_restarting(&b);
+    assert_int_equal(kiln_backoff_ceiling(&b), 200);
+}
+
 static void test_bad_config_is_made_usable(void **state)
 {
     (void)state;
@@ -77,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_ceiling_doubles_to_the_cap),
         cmocka_unit_test(test_full_jitter_bounds),
         cmocka_unit_test(test_reset_only_after_a_stable_connection),
+        cmocka_unit_test(test_a_restart_holds_the_ceiling_then_starts_over),
         cmocka_unit_test(test_bad_config_is_made_usable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,7 +128,8 @@ static void start(void)
     cfg.fw_name = "kiln-test";
     cfg.fw_version = "9.9.9";
     cfg.telemetry_interval_ms = 1000;
-    cfg.gateway_backoff = (kiln_backoff_config_t){.base_ms = 100, .cap_ms = 800, .stable_ms = 5000};
+    cfg.gateway_backoff = (kiln_backoff_config_t){
+        .base_ms = 100, .cap_ms = 800, .stable_ms = 5000, .restart_cap_ms = 10, .restart_attempts = 20};
     cfg.ring_capacity = 8;
     dev = kiln_device_start(&cfg);
     assert_non_null(dev);
@@ -313,6 +314,58 @@ static void test_telemetry_resend_after_reconnect(void **state)
     assert_int_equal(resent_samples, (int)st.queued); /* every unacknowledged sample, once */
     assert_true(st.dropped > 0);                      /* ring of 8 overflowed while offline: counted */
     assert_int_equal(st.reconnects, 1);
+}
+
+/* One refused attempt: the wait passes, the device connects, the connection fails. Answers the
+ * wait drawn for the next attempt. */
+static uint32_t refused_once(void)
+{
+    kiln_device_stats_t st;
+    kiln_device_stats(dev, &st);
+    advance(st.last_backoff_ms + 10);
+    assert_int_equal(kiln_device_reason(dev), KILN_REASON_CONNECTING); /* (a wait of 0: already so) */
+    event(KILN_PORT_EVENT_WS_CLOSED, 0, "refused");
+    kiln_device_stats(dev, &st);
+    return st.last_backoff_ms;
+}
+
+static void test_gateway_restart_keeps_the_waits_short(void **state)
+{
+    (void)state;
+    bring_online();
+    kiln_device_stats_t st;
+    /* The gateway goes away (1001): 20 waits of at most 10 ms (the test's restart_cap_ms),
+     * however often the restarting gateway refuses. The plain exponential would have drawn
+     * from [0, 100], [0, 200] ... [0, 800]. */
+    event(KILN_PORT_EVENT_WS_CLOSED, 1001, "gateway shutdown");
+    kiln_device_stats(dev, &st);
+    assert_true(st.last_backoff_ms <= 10);
+    for (int i = 1; i < 20; i++) assert_true(refused_once() <= 10);
+    /* Then the exponential, from its base. */
+    uint32_t longest = 0;
+    for (int i = 0; i < 6; i++) {
+        uint32_t w = refused_once();
+        assert_true(w <= 800);
+        longest = w > longest ? w : longest;
+    }
+    assert_true(longest > 10);
+    /* Back online; the hold is over. This time the device closes with 1001 itself (its Wi-Fi
+     * went): that is no restart of the gateway, and the waits grow as usual. */
+    advance(st.last_backoff_ms + 800);
+    event(KILN_PORT_EVENT_WS_OPEN, 0, NULL);
+    event(KILN_PORT_EVENT_WS_TEXT, 0,
+          "{\"type\":\"welcome\",\"seq\":0,\"serverTime\":1,\"heartbeatSec\":5,\"telemetrySec\":1,\"maxBatch\":4}");
+    assert_int_equal(kiln_device_state(dev), KILN_STATE_ONLINE);
+    event(KILN_PORT_EVENT_WIFI_DISCONNECTED, KILN_WIFI_REASON_BEACON_TIMEOUT, NULL);
+    assert_int_equal(g_fake.ws_close_code, 1001);
+    event(KILN_PORT_EVENT_WS_CLOSED, 1001, NULL);
+    event(KILN_PORT_EVENT_WIFI_CONNECTED, 0, NULL);
+    longest = 0;
+    for (int i = 0; i < 5; i++) {
+        uint32_t w = refused_once();
+        longest = w > longest ? w : longest;
+    }
+    assert_true(longest > 10);
 }
 
 static void test_revoked_stops(void **state)
@@ -513,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup(test_provisioning_over_improv_and_rpc, setup),
         cmocka_unit_test_setup(test_empty_ca_clears_it, setup),
         cmocka_unit_test_setup(test_telemetry_resend_after_reconnect, setup),
+        cmocka_unit_test_setup(test_gateway_restart_keeps_the_waits_short, setup),
         cmocka_unit_test_setup(test_revoked_stops, setup),
         cmocka_unit_test_setup(test_commands_config_and_bad_messages, setup),
         cmocka_unit_test_setup(test_identify, setup),
