@@ -4,7 +4,8 @@
  * then is each sample acknowledged to its device and published on MQTT (ack after commit,
  * SPEC §1.3). One commit is in flight at a time: what arrives meanwhile goes into the next
  * one as soon as it returns (group commit), so a slower disk means larger commits, not
- * more of them. The queue is bounded, committing rows included: a session whose samples do
+ * more of them. The next one starts before the returned one's acks and publishes go out, so
+ * the writer's thread commits while the event loop acknowledges. The queue is bounded, committing rows included: a session whose samples do
  * not fit is closed with 1013 (overloaded, retry with backoff).
  */
 import { CloseCode, LIMITS, type TelemetrySample } from '@kiln/protocol';
@@ -73,12 +74,7 @@ export class Ingest {
       this.#owners = [];
     }
     this.#committingRows = owners.length;
-    this.#committing = this.#commit(rows, owners).finally(() => {
-      this.#committing = undefined;
-      this.#committingRows = 0;
-      // Whatever arrived during the commit has waited long enough.
-      if (this.#owners.length > 0) this.flush();
-    });
+    this.#committing = this.#commit(rows, owners);
   }
 
   /** Resolves once every sample received before the call is committed and acknowledged. */
@@ -104,6 +100,11 @@ export class Ingest {
       return;
     } finally {
       stop();
+      this.#committing = undefined;
+      this.#committingRows = 0;
+      // Whatever arrived during the commit has waited long enough: it goes to the writer now,
+      // and is committed while this commit's samples are acknowledged and published below.
+      if (this.#owners.length > 0) this.flush();
     }
     const bySession = new Map<Session, number[]>();
     let stored = 0;
