@@ -72,6 +72,15 @@ export async function registerDevice(gw: Gateway, id: string) {
   return keys;
 }
 
+/** A newly registered device, connected and past its welcome; the caller closes it. */
+export async function onlineDevice(gw: Gateway, ca: Buffer | undefined, id: string): Promise<TestDevice> {
+  const keys = await registerDevice(gw, id);
+  const d = await TestDevice.connect(gw, ca, id, keys.priv);
+  d.hello(id);
+  await d.next('welcome');
+  return d;
+}
+
 export interface ApiReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;

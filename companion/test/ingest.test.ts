@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SampleColumns } from '../src/store/telemetry.ts';
 import type { TelemetryWriter } from '../src/store/telemetry-writer.ts';
-import { registerDevice, startTestGateway, TestDevice } from './helpers.ts';
+import { onlineDevice, startTestGateway, type TestDevice } from './helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
 const devices: TestDevice[] = [];
@@ -20,11 +20,8 @@ afterAll(async () => {
 });
 
 async function online(id: string): Promise<TestDevice> {
-  const keys = await registerDevice(t.gw, id);
-  const d = await TestDevice.connect(t.gw, t.ca, id, keys.priv);
+  const d = await onlineDevice(t.gw, t.ca, id);
   devices.push(d);
-  d.hello(id);
-  await d.next('welcome');
   return d;
 }
 

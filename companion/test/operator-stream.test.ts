@@ -6,7 +6,7 @@
  */
 import { CloseCode } from '@kiln/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, deviceKeys, registerDevice, startTestGateway, TestDevice } from './helpers.ts';
+import { api, deviceKeys, onlineDevice, registerDevice, startTestGateway } from './helpers.ts';
 import { originOf, refusedStream, STREAM_PROTOCOL, StreamClient, signIn } from './operator-helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
@@ -33,11 +33,8 @@ const connect = async (opts: Parameters<typeof StreamClient.connect>[2]) => {
   return c;
 };
 const device = async (id: string) => {
-  const keys = await registerDevice(t.gw, id);
-  const d = await TestDevice.connect(t.gw, t.ca, id, keys.priv);
+  const d = await onlineDevice(t.gw, t.ca, id);
   open.push(d);
-  d.hello(id);
-  await d.next('welcome');
   return d;
 };
 

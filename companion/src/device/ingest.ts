@@ -5,8 +5,9 @@
  * SPEC §1.3). One commit is in flight at a time: what arrives meanwhile goes into the next
  * one as soon as it returns (group commit), so a slower disk means larger commits, not
  * more of them. The next one starts before the returned one's acks and publishes go out, so
- * the writer's thread commits while the event loop acknowledges. The queue is bounded, committing rows included: a session whose samples do
- * not fit is closed with 1013 (overloaded, retry with backoff).
+ * the writer's thread commits while the event loop acknowledges. The queue is bounded,
+ * committing rows included: a session whose samples do not fit is closed with 1013
+ * (overloaded, retry with backoff).
  */
 import { CloseCode, LIMITS, type TelemetrySample } from '@kiln/protocol';
 import type { Logger } from '../log.ts';
