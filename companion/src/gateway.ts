@@ -67,6 +67,9 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const box = new SecretBox(loadMasterKey(config.dataDir));
   const store = Store.open(config.dataDir);
+  const { check } = store;
+  if (check.reason) log.warn({ integrity: check }, `full integrity check at start: ${check.reason}`);
+  else log.info({ integrity: check }, 'integrity check at start');
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const undo = async () => {
     for (const c of cleanups.reverse()) await c();

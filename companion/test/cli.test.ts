@@ -1,6 +1,6 @@
-/** `kiln gateway` commands as an operator runs them: help with examples, api-key create, backup. */
+/** `kiln gateway` commands as an operator runs them: help with examples, api-key create, backup, check. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ describe('kiln gateway CLI', () => {
     for (const args of [
       ['gateway'],
       ['gateway', 'backup'],
+      ['gateway', 'check'],
       ['gateway', 'api-key'],
       ['gateway', 'api-key', 'create'],
       ['gateway', 'api-key', 'list'],
@@ -47,6 +48,35 @@ describe('kiln gateway CLI', () => {
     const db = new Database(out, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 1 });
     db.close();
+  });
+
+  it('`gateway check` reads the whole file: ok (exit 0), damaged (exit 6), missing (exit 2)', () => {
+    const d = tempDir();
+    try {
+      expect(kiln('gateway', 'api-key', 'create', '--scope', 'read', '--data-dir', d.dir).code).toBe(0);
+      const ok = kiln('gateway', 'check', '--data-dir', d.dir, '--json');
+      expect(ok.code, ok.err).toBe(0);
+      expect(JSON.parse(ok.out)).toMatchObject({ ok: true, pages: expect.any(Number) });
+      const file = join(d.dir, 'gateway.db');
+      const db = new Database(file);
+      db.pragma('journal_mode = DELETE');
+      const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'api_keys'").get() as {
+        rootpage: number;
+      };
+      db.close();
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, (rootpage - 1) * 4096);
+      closeSync(fd);
+      const bad = kiln('gateway', 'check', '--data-dir', d.dir);
+      expect(bad.code).toBe(6);
+      expect(bad.err).toContain('STORE_CORRUPT');
+      expect(bad.err).toContain('restore the last backup');
+      const missing = kiln('gateway', 'check', '--data-dir', join(d.dir, 'nowhere'));
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain(`no gateway database at ${join(d.dir, 'nowhere', 'gateway.db')}`);
+    } finally {
+      d.remove();
+    }
   });
 
   it('refuses a public bind without --allow-public-bind (exit 2, says what to do)', () => {

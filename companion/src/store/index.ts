@@ -3,8 +3,17 @@ import { join } from 'node:path';
 import { ApiKeyRepo } from './api-keys.ts';
 import { AuditRepo } from './audit.ts';
 import { CommandRepo } from './commands.ts';
-import { backupDatabase, type Db, integrityCheck, type OpenOptions, openDatabase } from './db.ts';
+import {
+  asDamage,
+  backupDatabase,
+  type Db,
+  type IntegrityReport,
+  integrityCheck,
+  type OpenOptions,
+  openChecked,
+} from './db.ts';
 import { DeviceRepo } from './devices.ts';
+import { type Opener, unregisterOpener } from './openers.ts';
 import { TelemetryRepo } from './telemetry.ts';
 
 export const DB_FILE = 'gateway.db';
@@ -19,7 +28,15 @@ export class Store {
   readonly apiKeys: ApiKeyRepo;
   readonly audit: AuditRepo;
 
-  constructor(readonly db: Db) {
+  /**
+   * `check`: what the integrity check at open did. `opener`: this open's row in
+   * store_openers, removed by close() so that the next start knows this one stopped cleanly.
+   */
+  constructor(
+    readonly db: Db,
+    readonly check: IntegrityReport = { kind: 'skip', ms: 0 },
+    readonly opener?: Opener,
+  ) {
     this.devices = new DeviceRepo(db);
     this.telemetry = new TelemetryRepo(db);
     this.commands = new CommandRepo(db);
@@ -28,7 +45,13 @@ export class Store {
   }
 
   static open(dataDir: string, options?: OpenOptions): Store {
-    return new Store(openDatabase(join(dataDir, DB_FILE), options));
+    const { db, check, opener } = openChecked(join(dataDir, DB_FILE), options);
+    try {
+      return new Store(db, check, opener);
+    } catch (e) {
+      db.close(); // its opener row stays: the next start checks the whole file
+      throw asDamage(e);
+    }
   }
 
   integrity(): string[] {
@@ -41,6 +64,7 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.devices.flushPresence();
+    if (this.db.open && this.opener) unregisterOpener(this.db, this.opener);
     if (this.db.open) this.db.close();
   }
 }

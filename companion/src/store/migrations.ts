@@ -152,4 +152,16 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO telemetry_high_seq (device_id, boot_id, seq)
     SELECT device_id, boot_id, max(seq) FROM telemetry GROUP BY device_id, boot_id;
   `,
+  // 9: every process that has the file open for writing, removed on a clean close (openers.ts):
+  // the full integrity check at start only after an unclean stop.
+  `
+  CREATE TABLE store_openers (
+    nonce TEXT PRIMARY KEY,
+    host_boot TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    opened_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
