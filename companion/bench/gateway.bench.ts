@@ -241,6 +241,9 @@ async function main() {
     gwCpuMs: number;
     p50: number;
     p90: number;
+    /** From the stop to listening again: the stop itself, a new process, the integrity check at start. */
+    downMs: number;
+    integrity: { kind: string; ms: number };
   };
   const storms: Record<'fresh' | 'resumed', Storm | undefined> = { fresh: undefined, resumed: undefined };
   if (big) {
@@ -248,6 +251,7 @@ async function main() {
       console.log(`[gateway] reconnect storm (${kind} TLS): restart under ${N} devices`);
       await Promise.all(big.gens.map((g) => g.ask({ cmd: 'expect-storm', resume: kind === 'resumed' }, 'armed')));
       const exited = new Promise((r) => gw.proc.once('exit', r));
+      const stoppedAt = Date.now();
       gw.proc.send({ cmd: 'stop' });
       await exited;
       gw = spawnRole('gateway', {
@@ -273,6 +277,8 @@ async function main() {
         gwCpuMs,
         p50: Math.max(...st.map((x) => x.p50)),
         p90: Math.max(...st.map((x) => x.p90)),
+        downMs: since - stoppedAt,
+        integrity: gwReady.integrity as Storm['integrity'],
       };
     }
     await big.stop();
@@ -424,6 +430,13 @@ async function main() {
       `raw ws ${fmt(wsConn.connected / (wsConn.ms / 1000))}/s`,
       '',
       '≤ 15 s',
+    );
+    row(
+      `  gateway down`,
+      `${fmt(st.downMs / 1000, 1)} s from the stop to listening again (integrity check at start: ${st.integrity.kind}, ${st.integrity.ms} ms)`,
+      '',
+      '',
+      '',
     );
     row(
       `  CPU during the storm`,

@@ -44,7 +44,15 @@ async function gateway() {
   // the generators'), not from when the bench receives this message, which can be seconds later
   // when the event loop is already busy with the fleet's handshakes.
   const listeningAt = Date.now();
-  reply({ ready: true, listeningAt, deviceUrl: gw.deviceUrl, caPath: gw.caPath, mqttUrl: gw.mqttUrl, rss: rss() });
+  reply({
+    ready: true,
+    listeningAt,
+    deviceUrl: gw.deviceUrl,
+    caPath: gw.caPath,
+    mqttUrl: gw.mqttUrl,
+    rss: rss(),
+    integrity: gw.store.check,
+  });
   // With a CPU profile being written (KILN_BENCH_PROF), note when each phase starts and ends
   // (the bench asks for CPU time there), on the profile's clock, to cut the profile by phase.
   const marks = process.env.KILN_BENCH_PROF ? `${process.env.KILN_BENCH_PROF}/marks-${process.pid}.txt` : undefined;
