@@ -1,11 +1,11 @@
 /**
- * `kiln gateway` (run), `kiln gateway backup OUT`, `kiln gateway check`, `kiln gateway api-key create|list|revoke`.
+ * `kiln gateway` (run), `kiln gateway backup OUT`, `restore BACKUP`, `check`, `kiln gateway api-key create|list|revoke`.
  * Thin handlers over startGateway / Store; configuration precedence is
  * defaults < --config file < KILN_GATEWAY_* environment < flags. The operator commands that
  * talk to a running gateway (`kiln devices`, `kiln telemetry`) live in cli/.
  */
 
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ExitCode, KilnError, UsageError } from '@kiln/protocol';
 import { type Command, Option } from 'commander';
 import { registerDeviceCommands } from './cli/devices.ts';
@@ -22,6 +22,7 @@ import { startGateway } from './gateway.ts';
 import { SCOPES, type Scope } from './store/api-keys.ts';
 import { checkDatabase } from './store/db.ts';
 import { DB_FILE, Store } from './store/index.ts';
+import { restoreDatabase } from './store/restore.ts';
 import { endWithParent, relaunchPlan, runRelaunched, runtimeSummary } from './util/relaunch.ts';
 
 interface RunFlags {
@@ -198,6 +199,34 @@ Examples:
       } finally {
         store.close();
       }
+    });
+
+  gw.command('restore')
+    .description('put a backup in place of the gateway database (the gateway must be stopped)')
+    .argument('<backup>', 'the file `kiln gateway backup` wrote')
+    .option('--data-dir <dir>', 'the gateway data dir')
+    .addHelpText(
+      'after',
+      `
+The backup is checked in full first (SQLite's integrity_check) and refused if damaged. The
+database it replaces is moved aside with its WAL, never deleted; copying the file over by
+hand would leave that WAL behind for SQLite to replay onto the backup. Refused while a
+gateway or another kiln gateway command has the database open.
+
+Examples:
+  kiln gateway restore /var/backups/kiln-2026-11-22.db
+  kiln gateway restore gateway-backup.db --data-dir /var/lib/kiln`,
+    )
+    .action(async (backupFile: string, _o: unknown, cmd: Command) => {
+      const r = await restoreDatabase(dataDirOf(dataDirFlag(cmd)), backupFile);
+      const store = Store.open(dirname(r.file));
+      try {
+        store.audit.record({ actor: 'cli', action: 'gateway.restore', target: backupFile });
+      } finally {
+        store.close();
+      }
+      out(`kiln gateway restore: ${backupFile} (${r.pages} pages, checked) is now ${r.file}\n`);
+      if (r.replacedTo) out(`  the database it replaced, with its WAL: ${r.replacedTo}\n`);
     });
 
   gw.command('check')

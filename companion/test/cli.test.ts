@@ -1,12 +1,12 @@
 /** `kiln gateway` commands as an operator runs them: help with examples, api-key create, backup, check. */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.ts';
+import { damageTable, tempDir } from './helpers.ts';
 
 const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
 const kiln = (...args: string[]) => {
@@ -22,6 +22,7 @@ describe('kiln gateway CLI', () => {
       ['gateway'],
       ['gateway', 'backup'],
       ['gateway', 'check'],
+      ['gateway', 'restore'],
       ['gateway', 'api-key'],
       ['gateway', 'api-key', 'create'],
       ['gateway', 'api-key', 'list'],
@@ -33,7 +34,7 @@ describe('kiln gateway CLI', () => {
     }
   });
 
-  it('creates an admin API key printed once, lists it without the secret, and backs the database up', () => {
+  it('creates an admin API key printed once, lists it without the secret, backs the database up and restores it', () => {
     const c = kiln('gateway', 'api-key', 'create', '--scope', 'admin', '--data-dir', dir.dir, '--json');
     expect(c.code, c.err).toBe(0);
     const { key, id } = JSON.parse(c.out) as { key: string; id: string };
@@ -48,6 +49,18 @@ describe('kiln gateway CLI', () => {
     const db = new Database(out, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 1 });
     db.close();
+    // A key made after the backup is gone once the backup is restored; the audit says who restored what.
+    expect(kiln('gateway', 'api-key', 'create', '--scope', 'read', '--data-dir', dir.dir).code).toBe(0);
+    const r = kiln('gateway', 'restore', out, '--data-dir', dir.dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`kiln gateway restore: ${out}`);
+    expect(r.out).toMatch(/the database it replaced, with its WAL: .*gateway\.db\.replaced-/);
+    const restored = new Database(join(dir.dir, 'gateway.db'), { readonly: true });
+    expect(restored.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 1 });
+    expect(restored.prepare("SELECT target FROM audit WHERE action = 'gateway.restore'").all()).toEqual([
+      { target: out },
+    ]);
+    restored.close();
   });
 
   it('`gateway check` reads the whole file: ok (exit 0), damaged (exit 6), missing (exit 2)', () => {
@@ -57,16 +70,7 @@ describe('kiln gateway CLI', () => {
       const ok = kiln('gateway', 'check', '--data-dir', d.dir, '--json');
       expect(ok.code, ok.err).toBe(0);
       expect(JSON.parse(ok.out)).toMatchObject({ ok: true, pages: expect.any(Number) });
-      const file = join(d.dir, 'gateway.db');
-      const db = new Database(file);
-      db.pragma('journal_mode = DELETE');
-      const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'api_keys'").get() as {
-        rootpage: number;
-      };
-      db.close();
-      const fd = openSync(file, 'r+');
-      writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, (rootpage - 1) * 4096);
-      closeSync(fd);
+      damageTable(d.dir, 'api_keys');
       const bad = kiln('gateway', 'check', '--data-dir', d.dir);
       expect(bad.code).toBe(6);
       expect(bad.err).toContain('STORE_CORRUPT');

@@ -1,22 +1,38 @@
 /** Test helpers: a real gateway on 127.0.0.1:0 with real TLS, SQLite in a temp dir, real aedes. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceSubprotocols, type GatewayMessage, signDeviceToken } from '@kiln/protocol';
+import Database from 'better-sqlite3';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { type ConfigInput, resolveConfig } from '../src/config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
-import { Store } from '../src/store/index.ts';
+import { DB_FILE, Store } from '../src/store/index.ts';
 
 export const silent = pino({ level: 'silent' });
 
 export function tempDir(prefix = 'kiln-gw-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Overwrites the root page of `table` in `dir`'s database with garbage, after folding the WAL into the file. */
+export function damageTable(dir: string, table: string): void {
+  const file = join(dir, DB_FILE);
+  const db = new Database(file);
+  db.pragma('journal_mode = DELETE');
+  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').get(table) as {
+    rootpage: number;
+  };
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (rootpage - 1) * pageSize);
+  closeSync(fd);
 }
 
 /** What a test leaves to undo; `runCleanups` in an afterEach undoes it, last first. */

@@ -5,7 +5,7 @@
  * `kiln gateway check` reads the whole file on demand. Real files, real processes, SIGKILL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkDatabase } from '../src/store/db.ts';
 import { DB_FILE, Store } from '../src/store/index.ts';
 import { TELEMETRY_TABLES } from '../src/store/openers.ts';
-import { tempDir } from './helpers.ts';
+import { damageTable, tempDir } from './helpers.ts';
 
 const STORE_MODULE = fileURLToPath(new URL('../src/store/index.ts', import.meta.url));
 const COMPANION = fileURLToPath(new URL('..', import.meta.url));
@@ -72,21 +72,6 @@ async function holder(dir: string): Promise<ChildProcess> {
 async function kill9(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
-}
-
-/** Overwrites the root page of `table` with garbage, after folding the WAL into the file. */
-function damageTable(dir: string, table: string): void {
-  const file = join(dir, DB_FILE);
-  const db = new Database(file);
-  db.pragma('journal_mode = DELETE');
-  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').get(table) as {
-    rootpage: number;
-  };
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  db.close();
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (rootpage - 1) * pageSize);
-  closeSync(fd);
 }
 
 describe('integrity check at start', () => {

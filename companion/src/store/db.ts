@@ -151,14 +151,24 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-export function migrate(db: Db): number {
-  const from = schemaVersion(db);
-  if (from > MIGRATIONS.length)
+/** Answers the file's schema version; refuses one from a newer Kiln (past the migrations this one knows). */
+export function knownSchema(
+  db: Db,
+  what = 'the database',
+  hint = 'run a newer kiln, or restore a backup made by this version',
+): number {
+  const v = schemaVersion(db);
+  if (v > MIGRATIONS.length)
     throw new StoreError(
       'STORE_MIGRATION',
-      `the database is at schema ${from}, newer than this gateway knows (${MIGRATIONS.length})`,
-      'run a newer kiln, or restore a backup made by this version',
+      `${what} is at schema ${v}, newer than this gateway knows (${MIGRATIONS.length})`,
+      hint,
     );
+  return v;
+}
+
+export function migrate(db: Db): number {
+  const from = knownSchema(db);
   for (let v = from; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Db } from './db.ts';
 
 /** Tables left to `kiln gateway check` on a clean start: they grow with the fleet's telemetry. */
@@ -80,6 +81,21 @@ export function currentOpener(file: string): Opener | undefined {
 
 function isAlive(row: OpenerRow, me: Opener): boolean {
   return row.host_boot === me.hostBoot && row.file === me.file && processStart(row.pid) === row.started;
+}
+
+/** The pids of the processes that have `file` open for writing now (`kiln gateway restore` refuses while any do). */
+export function liveOpeners(file: string): number[] {
+  const me = currentOpener(file);
+  if (me === undefined) return [];
+  const db = new Database(file, { readonly: true });
+  try {
+    if (!hasLedger(db)) return [];
+    return openers(db)
+      .filter((r) => isAlive(r, me))
+      .map((r) => r.pid);
+  } finally {
+    db.close();
+  }
 }
 
 function hasLedger(db: Db): boolean {
