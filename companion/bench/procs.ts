@@ -39,6 +39,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function gateway() {
+  const enteredAt = Date.now(); // the code is loaded: from here on, startGateway
   const gw = await startGateway(resolveConfig(cfg as never), { log: pino({ level: 'error' }) });
   // `listeningAt`: the storm is timed from here, on this process's clock (the same wall clock as
   // the generators'), not from when the bench receives this message, which can be seconds later
@@ -52,6 +53,8 @@ async function gateway() {
     mqttUrl: gw.mqttUrl,
     rss: rss(),
     integrity: gw.store.check,
+    processStartedAt: Math.round(performance.timeOrigin),
+    enteredAt,
   });
   // With a CPU profile being written (KILN_BENCH_PROF), note when each phase starts and ends
   // (the bench asks for CPU time there), on the profile's clock, to cut the profile by phase.
