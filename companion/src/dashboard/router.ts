@@ -5,7 +5,7 @@
  * and Trusted Types enforced so no code path can assign HTML strings to the DOM.
  */
 import { type Request, type Response, Router } from 'express';
-import { type Asset, type DashboardAssets, loadDashboardAssets } from './assets.ts';
+import { type Asset, type DashboardAssets, type Encoding, loadDashboardAssets } from './assets.ts';
 
 export const DASHBOARD_CSP = [
   "default-src 'self'",
@@ -22,7 +22,7 @@ export const DASHBOARD_CSP = [
   "trusted-types 'none'",
 ].join('; ');
 
-function send(req: Request, res: Response, a: Asset, cacheControl: string): void {
+async function send(req: Request, res: Response, a: Asset, cacheControl: string): Promise<void> {
   res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), usb=(), serial=()');
@@ -36,17 +36,14 @@ function send(req: Request, res: Response, a: Asset, cacheControl: string): void
     return;
   }
   const accept = String(req.headers['accept-encoding'] ?? '');
-  const [body, encoding] = /\bbr\b/.test(accept)
-    ? [a.br, 'br']
-    : /\bgzip\b/.test(accept)
-      ? [a.gzip, 'gzip']
-      : [a.body, undefined];
+  const encoding: Encoding | undefined = /\bbr\b/.test(accept) ? 'br' : /\bgzip\b/.test(accept) ? 'gzip' : undefined;
+  const body = encoding ? await a.encoded(encoding) : a.body;
   if (encoding) res.setHeader('Content-Encoding', encoding);
   res.setHeader('Content-Length', String(body.length));
   res.status(200).end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Loaded and compressed once per process, however many gateways it starts (tests start many). */
+/** Loaded once per process, however many gateways it starts (tests start many); compressed on first request. */
 let loaded: DashboardAssets | undefined;
 
 export function dashboardRouter(given?: DashboardAssets): Router {
@@ -61,7 +58,7 @@ export function dashboardRouter(given?: DashboardAssets): Router {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     const a = assets.files.get(req.path.slice(1));
     if (!a) return next();
-    send(req, res, a, 'public, max-age=31536000, immutable');
+    return send(req, res, a, 'public, max-age=31536000, immutable');
   });
   return r;
 }
