@@ -99,4 +99,17 @@ describe('key cache', () => {
       a.close();
     }
   });
+
+  it('drops a cached key the moment the device key is rotated: the old key is refused, the new one let in', async () => {
+    const next = await deviceKeys();
+    store.devices.register('kc-rot', keys.pub);
+    const login = async (priv: JWK) =>
+      auth.authenticate(await signDeviceToken(priv, { deviceId: 'kc-rot', audience: AUDIENCE }));
+    expect(await login(keys.priv)).toMatchObject({ ok: true }); // now cached
+    expect(store.devices.rotateKey('kc-rot', next.pub)).toBe(true);
+    expect(await login(keys.priv)).toEqual({ ok: false, reason: 'JWT_BAD_SIGNATURE', status: 401 });
+    expect(await login(next.priv)).toMatchObject({ ok: true, deviceId: 'kc-rot' });
+    store.devices.revoke('kc-rot');
+    expect(await login(next.priv)).toEqual({ ok: false, reason: 'DEVICE_REVOKED', status: 403 });
+  });
 });

@@ -90,10 +90,10 @@ export class DeviceAuthenticator {
         status: 401,
       };
     }
-    const device = this.store.devices.get(deviceId);
+    const device = this.store.devices.credentials(deviceId);
     if (!device) return { ok: false, reason: 'UNKNOWN_DEVICE', status: 401 };
     if (device.state === 'revoked') return { ok: false, reason: 'DEVICE_REVOKED', status: 403 };
-    const key = await this.keyFor(deviceId, device.publicKeyJwk);
+    const key = await this.keyFor(deviceId, device.publicKeyJson);
     if (!key) return { ok: false, reason: 'JWT_BAD_SIGNATURE', status: 401 };
     const nowMs = (this.opts.now ?? Date.now)();
     const r = await checkDeviceToken(token, {
@@ -115,10 +115,11 @@ export class DeviceAuthenticator {
     return { ok: true, deviceId, exp: r.claims.exp };
   }
 
-  private async keyFor(deviceId: string, jwk: JWK): Promise<CryptoKey | undefined> {
-    const jwkJson = JSON.stringify(jwk);
+  /** `jwkJson` as stored: a cached key stands while the stored text is the same (a rotation changes it). */
+  private async keyFor(deviceId: string, jwkJson: string): Promise<CryptoKey | undefined> {
     const cached = this.keys.get(deviceId);
     if (cached && cached.jwkJson === jwkJson) return cached.key;
+    const jwk = JSON.parse(jwkJson) as JWK;
     // Only public P-256 keys: a registered key of another kind can never verify.
     if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || 'd' in jwk) return undefined;
     const point = rawP256Point(jwk);

@@ -126,9 +126,9 @@ export class DeviceEndpoint {
       if (ctx.sessions.remove(session) && session.ready) {
         const now = Date.now();
         ctx.store.devices.markSeen(deviceId, 'offline', {}, now);
-        const row = ctx.store.devices.get(deviceId);
+        const device = ctx.store.devices.credentials(deviceId);
         // Revoked: its status says so already. Deleted: it has none any more (its retained status was cleared).
-        if (row && row.state !== 'revoked')
+        if (device && device.state !== 'revoked')
           ctx.bridge.publishStatus(deviceId, { state: 'offline', since: now, lastSeen: now });
       }
       ctx.log.debug({ deviceId, code }, 'device session closed');

@@ -110,6 +110,7 @@ const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 export class DeviceRepo {
   readonly #get;
+  readonly #credentials;
   readonly #insert;
   readonly #seen;
   readonly #config;
@@ -125,6 +126,9 @@ export class DeviceRepo {
     this.#busyTimeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
     this.#synchronous = db.pragma('synchronous', { simple: true }) as number;
     this.#get = db.prepare<[string], RawDevice>('SELECT * FROM devices WHERE id = ?');
+    this.#credentials = db.prepare<[string], { state: DeviceState; public_key_jwk: string }>(
+      'SELECT state, public_key_jwk FROM devices WHERE id = ?',
+    );
     this.#insert = db.prepare('INSERT INTO devices (id, public_key_jwk, state, created_at) VALUES (?, ?, ?, ?)');
     this.#seen = db.prepare(
       `UPDATE devices SET state = ?, last_seen_at = ?, chip = coalesce(?, chip), mac = coalesce(?, mac),
@@ -142,6 +146,18 @@ export class DeviceRepo {
   get(id: string): DeviceRow | undefined {
     const r = this.#get.get(id);
     return r && this.#withPending(toRow(r));
+  }
+
+  /**
+   * What every handshake and every session's end ask for, without building the whole row:
+   * the state (as its pending presence update will leave it) and the public key's JWK as
+   * stored. At a fleet's restart that is once per device, twice.
+   */
+  credentials(id: string): { state: DeviceState; publicKeyJson: string } | undefined {
+    const r = this.#credentials.get(id);
+    if (!r) return undefined;
+    const pending = r.state === 'revoked' ? undefined : this.#pending.get(id);
+    return { state: pending?.state ?? r.state, publicKeyJson: r.public_key_jwk };
   }
 
   /** The row as its pending presence update will leave it. */
