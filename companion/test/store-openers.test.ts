@@ -5,7 +5,7 @@
  * `kiln gateway check` reads the whole file on demand. Real files, real processes, SIGKILL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -172,6 +172,22 @@ describe('integrity check at start', () => {
     damageTable(dir, 'telemetry');
     expect(openClose(dir)).toMatchObject({ kind: 'tables' }); // a clean start does not read it
     expect(() => checkDatabase(join(dir, DB_FILE))).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT' }));
+  });
+
+  it('`kiln gateway check` runs beside a running store, whose commits are still only in its WAL', () => {
+    const dir = dataDir();
+    const s = Store.open(dir);
+    try {
+      s.db.pragma('wal_autocheckpoint = 0');
+      for (let i = 0; i < 300; i++) s.devices.register(`w-${i}`, { kty: 'EC', crv: 'P-256', x: `x${i}`, y: 'y' });
+      expect(statSync(join(dir, `${DB_FILE}-wal`)).size).toBeGreaterThan(0);
+      expect(checkDatabase(join(dir, DB_FILE))).toMatchObject({ ok: true });
+      // and the store goes on writing
+      expect(s.devices.register('w-last', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' })).toBeTruthy();
+      expect(s.devices.count()).toBe(301);
+    } finally {
+      s.close();
+    }
   });
 
   it('`kiln gateway check` on a missing database says where it looked', () => {
