@@ -5,7 +5,7 @@
  * the next start checks only the small tables.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -125,10 +125,11 @@ describe('kiln gateway restore', () => {
     expect(deviceIds(join(dir, DB_FILE))).toBe('d-0');
   });
 
-  it('restores into an empty data dir', async () => {
+  it('restores into a data dir that does not exist yet, made private as the gateway makes it', async () => {
     const { backup } = await withBackup(2);
-    const fresh = dataDir();
+    const fresh = join(dataDir(), 'new', 'gateway');
     const r = await restoreDatabase(fresh, backup);
+    expect(statSync(fresh).mode & 0o777).toBe(0o700);
     expect(r.replacedTo).toBeUndefined();
     expect(deviceIds(r.file)).toBe('d-0,d-1');
   });

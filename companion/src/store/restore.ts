@@ -6,7 +6,7 @@
  * (with its WAL) is moved aside, not deleted, and a damaged backup is refused before
  * anything changes.
  */
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, KilnError } from '@kiln/protocol';
 import Database from 'better-sqlite3';
@@ -40,6 +40,7 @@ export async function restoreDatabase(dataDir: string, backupFile: string, now =
       hint: 'give the file `kiln gateway backup OUT` wrote',
     });
   const file = join(dataDir, DB_FILE);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // as the gateway makes it
   if (existsSync(file)) {
     const pids = liveOpeners(file);
     if (pids.length > 0)
