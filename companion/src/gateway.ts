@@ -79,6 +79,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     const advice = allocatorAdvice(store.devices.count(), allocatorState());
     if (advice) log.warn(advice);
     const metrics = new GatewayMetrics();
+    metrics.startCheck.set({ kind: check.kind }, check.ms / 1000);
 
     let bus: Bus;
     let broker: EmbeddedBroker | undefined;

@@ -73,6 +73,13 @@ export class GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  /** Set once: the integrity check this start ran. A `full` one means the last run did not stop cleanly. */
+  readonly startCheck = new Gauge({
+    name: 'kiln_db_start_check_seconds',
+    help: 'The integrity check at start: full (after an unclean stop, a copy or a restore) or tables, and how long it took',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly mqttPublish = new Histogram({
     name: 'kiln_mqtt_publish_seconds',
     help: 'MQTT publish latency (until the broker accepted it)',

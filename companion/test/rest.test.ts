@@ -227,6 +227,8 @@ describe('REST: API keys, OpenAPI, metrics, health', () => {
     ]) {
       expect(m.text, name).toContain(name);
     }
+    // A new data dir: the start checked the tables, not the whole file.
+    expect(m.text).toMatch(/^kiln_db_start_check_seconds\{kind="tables"\} \d/m);
     expect((await call('GET', '/metrics')).status).toBe(401);
   });
 
