@@ -227,6 +227,12 @@ Examples:
       }
       out(`kiln gateway restore: ${backupFile} (${r.pages} pages, checked) is now ${r.file}\n`);
       if (r.replacedTo) out(`  the database it replaced, with its WAL: ${r.replacedTo}\n`);
+      if (r.stillOnReplaced.length > 0)
+        throw new KilnError(
+          'DATABASE_IN_USE',
+          `process ${r.stillOnReplaced.join(', ')} opened the database while it was restored, and works on the replaced file`,
+          { exitCode: ExitCode.USAGE, hint: 'stop it and start it again: it then opens the restored database' },
+        );
     });
 
   gw.command('check')

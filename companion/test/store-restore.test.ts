@@ -104,6 +104,18 @@ describe('kiln gateway restore', () => {
     expect(running.devices.count()).toBe(3);
   });
 
+  it('names a process that opened the database while the restore ran: it holds the replaced file', async () => {
+    const { dir, backup } = await withBackup(1);
+    const restoring = restoreDatabase(dir, backup); // checks that nothing has the file open, then copies
+    const late = Store.open(dir); // meanwhile: a gateway started too early
+    open.push(late);
+    const r = await restoring;
+    expect(r.stillOnReplaced).toEqual([process.pid]);
+    late.devices.register('lost', jwk(7));
+    expect(deviceIds(r.replacedTo as string)).toContain('lost');
+    expect(deviceIds(r.file)).toBe('d-0');
+  });
+
   it('refuses a damaged backup before anything changes', async () => {
     const { dir, backup } = await withBackup(200);
     damageTable(dirname(backup), 'devices');
@@ -132,5 +144,6 @@ describe('kiln gateway restore', () => {
     expect(statSync(fresh).mode & 0o777).toBe(0o700);
     expect(r.replacedTo).toBeUndefined();
     expect(deviceIds(r.file)).toBe('d-0,d-1');
+    expect(r.stillOnReplaced).toEqual([]);
   });
 });

@@ -22,6 +22,8 @@ export interface RestoreResult {
   pages: number;
   /** Where the database that was there went, if there was one. */
   replacedTo?: string;
+  /** Processes that opened the old file while the restore ran: they must be restarted. */
+  stillOnReplaced: number[];
 }
 
 function syncPath(path: string): void {
@@ -81,5 +83,7 @@ export async function restoreDatabase(dataDir: string, backupFile: string, now =
   }
   renameSync(restoring, file);
   syncPath(dirname(file));
-  return { file, pages, ...(replacedTo === undefined ? {} : { replacedTo }) };
+  // A gateway started while the backup was being copied holds the replaced file, not this one.
+  const stillOnReplaced = replacedTo === undefined ? [] : liveOpeners(replacedTo);
+  return { file, pages, stillOnReplaced, ...(replacedTo === undefined ? {} : { replacedTo }) };
 }
