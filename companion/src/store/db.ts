@@ -5,7 +5,9 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ExitCode, KilnError } from '@kiln/protocol';
+// Not the package's index (130 ms to load): the store's worker threads load this file (errors.ts).
+import { KilnError } from '@kiln/protocol/errors';
+import { ExitCode } from '@kiln/protocol/exit-codes';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';

@@ -8,7 +8,8 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ExitCode, KilnError } from '@kiln/protocol';
+import { KilnError } from '@kiln/protocol/errors';
+import { ExitCode } from '@kiln/protocol/exit-codes';
 import Database from 'better-sqlite3';
 import { knownSchema, openDatabase } from './db.ts';
 import { DB_FILE } from './index.ts';
