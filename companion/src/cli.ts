@@ -18,7 +18,6 @@ import {
   readConfigFile,
   resolveConfig,
 } from './config.ts';
-import { startGateway } from './gateway.ts';
 import { SCOPES, type Scope } from './store/api-keys.ts';
 import { checkDatabase } from './store/db.ts';
 import { DB_FILE, Store } from './store/index.ts';
@@ -110,6 +109,9 @@ async function run(f: RunFlags): Promise<void> {
   endWithParent();
   const stop = stopRequest();
   try {
+    // Loaded here, not with the CLI: only the process that runs the gateway needs its modules,
+    // not the one that relaunches it, nor any other kiln command.
+    const { startGateway } = await import('./gateway.ts');
     const gw = await startGateway(config);
     out(`kiln gateway ${config.instanceId} (${config.mode})\n`);
     out(
