@@ -1,5 +1,6 @@
 /**
- * `kiln gateway` (run), `kiln gateway backup OUT`, `restore BACKUP`, `check`, `kiln gateway api-key create|list|revoke`.
+ * `kiln gateway` (run), and `kiln gateway backup OUT`, `restore BACKUP`, `check`,
+ * `api-key create|list|revoke`.
  * Thin handlers over startGateway / Store; configuration precedence is
  * defaults < --config file < KILN_GATEWAY_* environment < flags. The operator commands that
  * talk to a running gateway (`kiln devices`, `kiln telemetry`) live in cli/.

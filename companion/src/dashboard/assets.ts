@@ -1,8 +1,9 @@
 /**
  * The dashboard's static files, loaded once at start-up into memory: companion/web/ plus
  * uPlot from node_modules (no CDN, no bundler). Every asset is compressed (brotli, gzip)
- * once, when first asked for, and served under `/assets/<version>/`, where the version is a hash of all of them,
- * so browsers may cache them for a year and a new gateway build is never served stale.
+ * once, when first asked for, and served under `/assets/<version>/`, where the version is a
+ * hash of all of them, so browsers may cache them for a year and a new gateway build is
+ * never served stale.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
