@@ -144,6 +144,11 @@ export function registerOpener(db: Db, me: Opener, checkedGone: readonly string[
   })();
 }
 
+/** A copy just checked in full (a restore): the openers its rows name are not this file's. */
+export function forgetAllOpeners(db: Db): void {
+  if (hasLedger(db)) db.exec('DELETE FROM store_openers');
+}
+
 /** On a clean close, after the last write. */
 export function unregisterOpener(db: Db, me: Opener): void {
   db.prepare('DELETE FROM store_openers WHERE nonce = ?').run(me.nonce);

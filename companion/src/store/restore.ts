@@ -13,7 +13,7 @@ import { ExitCode } from '@kiln/protocol/exit-codes';
 import Database from 'better-sqlite3';
 import { knownSchema, openDatabase } from './db.ts';
 import { DB_FILE } from './index.ts';
-import { liveOpeners } from './openers.ts';
+import { forgetAllOpeners, liveOpeners } from './openers.ts';
 
 /** The files SQLite keeps beside a database in WAL mode; they belong to it and move with it. */
 const COMPANIONS = ['', '-wal', '-shm'] as const;
@@ -70,8 +70,7 @@ export async function restoreDatabase(dataDir: string, backupFile: string, now =
   // copy was just checked in full, so that the next start checks only the small tables.
   const copy = new Database(restoring);
   try {
-    const ledger = copy.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'store_openers'").get();
-    if (ledger) copy.exec('DELETE FROM store_openers');
+    forgetAllOpeners(copy);
   } finally {
     copy.close();
   }
