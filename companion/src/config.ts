@@ -67,7 +67,14 @@ export interface GatewayConfig {
     streamSendQueueBytes: number;
   };
   commands: { defaultTimeoutMs: number };
-  retention: { rawDays: number; rollupBucketSec: number; rollupDays: number; auditDays: number; everyMs: number };
+  retention: {
+    rawDays: number;
+    rollupBucketSec: number;
+    rollupDays: number;
+    auditDays: number;
+    commandDays: number;
+    everyMs: number;
+  };
   ingest: { flushMs: number; maxBatchRows: number };
   logLevel: string;
 }
@@ -115,7 +122,14 @@ export function defaultConfig(): GatewayConfig {
       streamSendQueueBytes: 1024 * 1024,
     },
     commands: { defaultTimeoutMs: 60_000 },
-    retention: { rawDays: 30, rollupBucketSec: 3600, rollupDays: 365, auditDays: 365, everyMs: 3_600_000 },
+    retention: {
+      rawDays: 30,
+      rollupBucketSec: 3600,
+      rollupDays: 365,
+      auditDays: 365,
+      commandDays: 90,
+      everyMs: 3_600_000,
+    },
     ingest: { flushMs: 4, maxBatchRows: 2_000 },
     logLevel: 'info',
   };

@@ -108,7 +108,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       join(config.dataDir, DB_FILE),
       { retention: config.retention },
       {
-        retention: (c) => c.rolledUp + c.rollupsDeleted + c.auditDeleted > 0 && log.info(c, 'retention round done'),
+        retention: (c) =>
+          c.rolledUp + c.rollupsDeleted + c.auditDeleted + c.commandsDeleted > 0 && log.info(c, 'retention round done'),
         retentionFailed: (message) =>
           log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
         maintenanceFailed: (message) => log.warn({ message }, 'telemetry writer maintenance failed; retried in 1 s'),

@@ -1,8 +1,8 @@
 /**
  * Retention and downsampling (store/retention.ts) on real SQLite files: a round folds every
  * expired sample into its hourly rollups and deletes it, however many there are and in
- * whichever table they wait; expired rollups go; and the gateway's writer thread runs the
- * rounds by itself.
+ * whichever table they wait; expired rollups, old audit entries and old finished commands go;
+ * and the gateway's writer thread runs the rounds by itself.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ describe('retention', () => {
     seed(s, 'r-b', 5, NOW - 1000 * 60, 1000); // fresh
     seed(s, 'r-c', 5, NOW - 1000 * 60); // fresh only
     const r = runRetention(s.db, POLICY, NOW, 1000);
-    expect(r).toEqual({ rolledUp: 12_030, recentDeleted: 30, rollupsDeleted: 0, auditDeleted: 0 });
+    expect(r).toEqual({ rolledUp: 12_030, recentDeleted: 30, rollupsDeleted: 0, auditDeleted: 0, commandsDeleted: 0 });
     expect(s.telemetry.count('r-a')).toBe(0);
     expect(s.telemetry.count('r-b')).toBe(5);
     expect(s.telemetry.count('r-c')).toBe(5);
@@ -103,6 +103,25 @@ describe('retention', () => {
     expect(left).toEqual({ oldest: NOW - 365 * DAY, n: 366 });
   });
 
+  it('deletes commands finished more than commandDays ago, never an open one, and keeps them all without it', () => {
+    const { s } = open();
+    s.devices.register('r-cmd', KEY);
+    for (let d = 0; d < 200; d++) {
+      const id = `c${d}`;
+      s.commands.insert({ id, deviceId: 'r-cmd', name: 'reboot', expiresAt: NOW + DAY }, NOW - d * DAY - 60_000);
+      s.commands.complete(id, d % 2 ? 'ok' : 'timeout', undefined, undefined, NOW - d * DAY);
+    }
+    // Sent 500 days ago and still waiting for its device: open, so it stays whatever its age.
+    s.commands.insert({ id: 'open', deviceId: 'r-cmd', name: 'reboot', expiresAt: NOW + DAY }, NOW - 500 * DAY);
+    expect(runRetention(s.db, POLICY, NOW, 50).commandsDeleted).toBe(0); // no commandDays: kept
+    expect(runRetention(s.db, { ...POLICY, commandDays: 90 }, NOW, 50).commandsDeleted).toBe(200 - 91);
+    const left = s.db
+      .prepare('SELECT min(completed_at) AS oldest, count(*) AS n FROM commands WHERE completed_at IS NOT NULL')
+      .get();
+    expect(left).toEqual({ oldest: NOW - 90 * DAY, n: 91 });
+    expect(s.commands.get('open')?.status).toBe('pending');
+  });
+
   it('goes step by step: each step holds at most its samples, and a round ends once nothing is left', () => {
     const { s } = open();
     seed(s, 'r-e', 2500, NOW - 40 * DAY);
@@ -139,16 +158,24 @@ describe('retention', () => {
     seed(s, 'r-g', 10, Date.now() - 60_000, 5000);
     s.audit.record({ actor: 'key:old', action: 'device.revoke', target: 'r-g' }, Date.now() - 400 * DAY);
     s.audit.record({ actor: 'key:new', action: 'device.revoke', target: 'r-g' });
+    for (const [id, at] of [
+      ['old', Date.now() - 100 * DAY],
+      ['new', Date.now()],
+    ] as const) {
+      s.commands.insert({ id, deviceId: 'r-g', name: 'reboot', expiresAt: at + DAY }, at);
+      s.commands.complete(id, 'ok', {}, undefined, at);
+    }
     const done = new Promise<RetentionCount>((resolve) => {
       void TelemetryWriter.start(
         join(dir, DB_FILE),
-        { retention: { ...POLICY, auditDays: 365, everyMs: 1000 } },
+        { retention: { ...POLICY, auditDays: 365, commandDays: 90, everyMs: 1000 } },
         { retention: resolve, retentionFailed: (m) => resolve(Promise.reject(new Error(m))) },
       ).then((w) => cleanups.push(() => w.close()));
     });
     const r = await done;
-    expect(r).toEqual({ rolledUp: 3000, recentDeleted: 3000, rollupsDeleted: 0, auditDeleted: 1 });
+    expect(r).toEqual({ rolledUp: 3000, recentDeleted: 3000, rollupsDeleted: 0, auditDeleted: 1, commandsDeleted: 1 });
     expect(s.telemetry.count('r-g')).toBe(10);
     expect(s.audit.list(10).map((e) => e.actor)).toEqual(['key:new']);
+    expect(s.commands.listForDevice('r-g', 10).map((c) => c.id)).toEqual(['new']);
   });
 });

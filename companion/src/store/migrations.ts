@@ -164,4 +164,8 @@ export const MIGRATIONS: readonly string[] = [
     opened_at INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 10: finished commands by when they finished, for retention (retention.commandDays).
+  `
+  CREATE INDEX commands_completed ON commands (completed_at) WHERE completed_at IS NOT NULL;
+  `,
 ];

@@ -1,7 +1,8 @@
 /**
  * Retention and downsampling: raw samples older than rawDays are folded into hourly
  * (rollupBucketSec) min/max/sum/count rows per metric, then deleted; rollups older than
- * rollupDays are deleted.
+ * rollupDays are deleted, and so are audit entries older than auditDays and commands that
+ * finished more than commandDays ago (an open command is never deleted: it expires first).
  *
  * A round visits the devices in id order, each through the (device_id, ts) index, then the
  * expired rollups and audit entries through their time indexes, in steps of bounded work
@@ -10,6 +11,7 @@
  * samples an hour than one step holds still keeps up. The telemetry writer's thread runs
  * the steps (telemetry-writer-thread.ts), between its commits and off the event loop.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.ts';
 
 export interface RetentionPolicy {
@@ -18,6 +20,8 @@ export interface RetentionPolicy {
   rollupDays: number;
   /** Audit entries are kept this long; forever without it. */
   auditDays?: number;
+  /** Finished commands (ok, error, unsupported, expired, timeout) are kept this long; forever without it. */
+  commandDays?: number;
 }
 
 export interface RetentionCount {
@@ -27,6 +31,7 @@ export interface RetentionCount {
   recentDeleted: number;
   rollupsDeleted: number;
   auditDeleted: number;
+  commandsDeleted: number;
 }
 
 export const noRetention = (): RetentionCount => ({
@@ -34,9 +39,14 @@ export const noRetention = (): RetentionCount => ({
   recentDeleted: 0,
   rollupsDeleted: 0,
   auditDeleted: 0,
+  commandsDeleted: 0,
 });
 
 const DAY = 86_400_000;
+
+/** After the devices' samples, the tables whose rows go by age alone, in the order a round visits them. */
+type AgedPhase = 'rollups' | 'audit' | 'commands';
+const AGED_PHASES: readonly AgedPhase[] = ['rollups', 'audit', 'commands'];
 
 type Expired = { boot_id: string; seq: number; ts: number; metrics: string };
 
@@ -48,10 +58,16 @@ export class RetentionSweep {
   readonly #delete;
   readonly #deleteRecent;
   readonly #forgetBoots;
-  readonly #deleteRollups;
-  readonly #deleteAudit;
+  readonly #aged: Record<
+    AgedPhase,
+    {
+      statement: Statement<{ cutoff: number; limit: number }>;
+      days: number | undefined;
+      counted: keyof RetentionCount;
+    }
+  >;
   /** What the round is at; undefined between rounds. */
-  #phase: 'devices' | 'rollups' | 'audit' | undefined;
+  #phase: 'devices' | AgedPhase | undefined;
   /** The last device the round finished ('' before the first). */
   #cursor = '';
   #roundNow = 0;
@@ -86,15 +102,35 @@ export class RetentionSweep {
          AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.device_id = h.device_id AND t.boot_id = h.boot_id)`,
     );
     this.#deleteRecent = db.prepare('DELETE FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?');
-    this.#deleteRollups = db.prepare<{ cutoff: number; limit: number }>(
-      `DELETE FROM telemetry_rollup WHERE (device_id, metric, bucket_sec, bucket_start) IN (
-         SELECT device_id, metric, bucket_sec, bucket_start FROM telemetry_rollup INDEXED BY telemetry_rollup_start
-         WHERE bucket_start < @cutoff ORDER BY bucket_start LIMIT @limit)`,
-    );
-    this.#deleteAudit = db.prepare<{ cutoff: number; limit: number }>(
-      `DELETE FROM audit WHERE id IN (
-         SELECT id FROM audit INDEXED BY audit_at WHERE at < @cutoff ORDER BY at LIMIT @limit)`,
-    );
+    const olderThan = (sql: string) => db.prepare<{ cutoff: number; limit: number }>(sql);
+    this.#aged = {
+      rollups: {
+        statement: olderThan(
+          `DELETE FROM telemetry_rollup WHERE (device_id, metric, bucket_sec, bucket_start) IN (
+             SELECT device_id, metric, bucket_sec, bucket_start FROM telemetry_rollup INDEXED BY telemetry_rollup_start
+             WHERE bucket_start < @cutoff ORDER BY bucket_start LIMIT @limit)`,
+        ),
+        days: policy.rollupDays,
+        counted: 'rollupsDeleted',
+      },
+      audit: {
+        statement: olderThan(
+          `DELETE FROM audit WHERE id IN (
+             SELECT id FROM audit INDEXED BY audit_at WHERE at < @cutoff ORDER BY at LIMIT @limit)`,
+        ),
+        days: policy.auditDays,
+        counted: 'auditDeleted',
+      },
+      commands: {
+        statement: olderThan(
+          `DELETE FROM commands WHERE id IN (
+             SELECT id FROM commands INDEXED BY commands_completed
+             WHERE completed_at < @cutoff ORDER BY completed_at LIMIT @limit)`,
+        ),
+        days: policy.commandDays,
+        counted: 'commandsDeleted',
+      },
+    };
   }
 
   /** True between start() and the step that finds nothing left. */
@@ -112,12 +148,13 @@ export class RetentionSweep {
 
   /**
    * Up to `maxWork` in one transaction (a sample or row deleted, or a device visited, is
-   * one): expired samples folded and deleted, then expired rollups, then old audit entries.
-   * The round ends (running turns false) once the last of them is done.
+   * one): expired samples folded and deleted, then expired rollups, then old audit entries,
+   * then old finished commands. The round ends (running turns false) once the last of them
+   * is done.
    */
   step(maxWork: number): RetentionCount {
     const count = noRetention();
-    const { rawDays, rollupDays, auditDays } = this.policy;
+    const { rawDays } = this.policy;
     // IMMEDIATE: the step reads before it writes (telemetry-merge.ts says why that matters).
     this.db
       .transaction(() => {
@@ -141,17 +178,14 @@ export class RetentionSweep {
           if (left > 0) this.#cursor = id;
           left -= 1;
         }
-        if (left > 0 && this.#phase === 'rollups') {
-          count.rollupsDeleted = this.#deleteRollups.run({
-            cutoff: this.#roundNow - rollupDays * DAY,
-            limit: left,
-          }).changes;
-          left -= count.rollupsDeleted;
-          if (left > 0) this.#phase = auditDays ? 'audit' : undefined;
-        }
-        if (left > 0 && this.#phase === 'audit' && auditDays) {
-          count.auditDeleted = this.#deleteAudit.run({ cutoff: this.#roundNow - auditDays * DAY, limit: left }).changes;
-          if (count.auditDeleted < left) this.#phase = undefined;
+        while (left > 0 && this.#phase !== undefined && this.#phase !== 'devices') {
+          const phase = this.#phase;
+          const { statement, days, counted } = this.#aged[phase];
+          const n = days ? statement.run({ cutoff: this.#roundNow - days * DAY, limit: left }).changes : 0;
+          count[counted] = n;
+          left -= n;
+          // Fewer than the step could take: nothing that old is left in this table.
+          if (left > 0) this.#phase = AGED_PHASES[AGED_PHASES.indexOf(phase) + 1];
         }
       })
       .immediate();
@@ -178,6 +212,7 @@ export function addCount(total: RetentionCount, c: RetentionCount): void {
   total.recentDeleted += c.recentDeleted;
   total.rollupsDeleted += c.rollupsDeleted;
   total.auditDeleted += c.auditDeleted;
+  total.commandsDeleted += c.commandsDeleted;
 }
 
 /** A whole round at once (tests, and a gateway's data dir opened by hand). */
