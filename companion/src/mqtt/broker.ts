@@ -23,7 +23,7 @@ export interface EmbeddedBroker {
 }
 
 /** Deliveries aedes runs at once (its `concurrency`); the bridge keeps its window below it. */
-export const BROKER_CONCURRENCY = 2500;
+export const BROKER_CONCURRENCY = 10_000;
 
 const scopes = new WeakMap<Client, Scope>();
 
