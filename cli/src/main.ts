@@ -19,7 +19,7 @@ const stdio: CliIo = {
 };
 
 export async function main(argv: readonly string[], io: CliIo = stdio): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   try {
     await program.parseAsync([...argv]);
     return ExitCode.OK;

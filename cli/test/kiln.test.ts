@@ -37,7 +37,7 @@ describe('kiln', () => {
 
   it('every registered command has its own --help with an example', async () => {
     const { buildProgram } = await import('../src/program.ts');
-    const program = buildProgram({ out: () => {}, err: () => {} });
+    const program = await buildProgram({ out: () => {}, err: () => {} });
     const top = (await kiln('--help')).stdout;
     for (const cmd of program.commands) {
       const r = await kiln(cmd.name(), '--help');
