@@ -49,8 +49,9 @@ export async function devices() {
 
   const connect = async (id: string): Promise<void> => {
     attempts++;
+    // A presigned token is used up once it may have reached the gateway (the TCP connection
+    // is up); an attempt refused before that, while the gateway is down, keeps it for the next.
     let token = presigned.get(id);
-    presigned.delete(id);
     token ??= raw
       ? 'a.b.c'
       : await signDeviceToken(priv, { deviceId: id, audience: new URL(cfg.url as string).origin });
@@ -63,6 +64,7 @@ export async function devices() {
         o.path = undefined;
         if (!o.servername && o.servername !== '') o.servername = isIP(o.host ?? '') ? '' : o.host;
         const sock = tlsConnect({ ...o, secureContext });
+        sock.once('connect', () => presigned.delete(id));
         sock.on('session', (sess: Buffer) => tlsSessions.set(id, sess));
         sock.once('secureConnect', () => {
           if (sock.isSessionReused()) resumed++;
