@@ -1,11 +1,11 @@
 /**
  * The gateway benchmark's device fleets (gateway.bench.ts): the Node generator, two processes
  * of procs.ts's `devices` role, and the native one (native-fleet.ts) behind the same
- * connect/telemetry/stop calls. Each telemetry call lasts `phaseMs` unless told otherwise.
+ * connect/telemetry/storm/stop calls. Each telemetry call lasts `phaseMs` unless told otherwise.
  */
 import { fileURLToPath } from 'node:url';
 import { type LatencyHistogram, mergeHistograms } from './latency-histogram.ts';
-import { nativeFleet } from './native-fleet.ts';
+import { nativeFleet, type StormResult } from './native-fleet.ts';
 import { forkRole } from './roles.ts';
 
 const PROCS = fileURLToPath(new URL('./procs.ts', import.meta.url));
@@ -56,16 +56,38 @@ export async function nodeFleet(url: string, ca: string, ids: string[], priv: ob
       loopP99: Math.max(...t.map((x) => x.loopP99)),
     };
   };
+  /** From here on, a device that loses its connection comes back by itself (device-role.ts). */
+  const expectStorm = async (resume: boolean) => {
+    await Promise.all(gens.map((g) => g.ask({ cmd: 'expect-storm', resume }, 'armed')));
+  };
+  /** Both processes' storms as one: the last welcome, the sums, the slower process's percentiles. */
+  const awaitStorm = async (since: number): Promise<StormResult> => {
+    const st = (await Promise.all(gens.map((g) => g.ask({ cmd: 'await-storm', since }, 'storm')))).map(
+      (r) => r.storm as StormResult,
+    );
+    const failedAfter: Record<string, number> = {};
+    for (const x of st) for (const [k, v] of Object.entries(x.failedAfter)) failedAfter[k] = (failedAfter[k] ?? 0) + v;
+    return {
+      welcomed: st.reduce((a, x) => a + x.welcomed, 0),
+      ms: Math.max(...st.map((x) => x.ms)),
+      attempts: st.reduce((a, x) => a + x.attempts, 0),
+      resumed: st.reduce((a, x) => a + x.resumed, 0),
+      failedAfter,
+      cpuMs: st.reduce((a, x) => a + x.cpuMs, 0),
+      p50: Math.max(...st.map((x) => x.p50)),
+      p90: Math.max(...st.map((x) => x.p90)),
+    };
+  };
   const stop = async () => {
     for (const g of gens) g.proc.send({ cmd: 'stop' });
     await Promise.all(gens.map((g) => new Promise((r) => g.proc.once('exit', r))));
   };
-  return { gens, connect, telemetry, stop };
+  return { gens, connect, telemetry, expectStorm, awaitStorm, stop };
 }
 
 export type NodeFleet = Awaited<ReturnType<typeof nodeFleet>>;
 
-/** The fleet for the connect and telemetry phases: the native generator unless KILN_BENCH_GEN=node. */
+/** The fleet for the connect, telemetry and storm phases: the native generator unless KILN_BENCH_GEN=node. */
 export async function loadFleet(url: string, ca: string, ids: string[], priv: object, raw = false, phaseMs = 5000) {
   if (process.env.KILN_BENCH_GEN === 'node') return nodeFleet(url, ca, ids, priv, raw, phaseMs);
   // 128 handshakes in flight: as many as the two Node generator processes keep.
@@ -75,6 +97,8 @@ export async function loadFleet(url: string, ca: string, ids: string[], priv: ob
     connect: () => f.connect(),
     telemetry: (ratePerDevice: number, batch = 1, durationMs = phaseMs) =>
       f.telemetry(ratePerDevice, batch, durationMs),
+    expectStorm: (resume: boolean) => f.expectStorm(resume),
+    awaitStorm: (since: number) => f.awaitStorm(since),
     stop: () => f.stop(),
   };
 }

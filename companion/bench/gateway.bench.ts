@@ -14,15 +14,15 @@
  * acknowledged and published with p99 ≤ 100 ms; a 10,000-device reconnect storm
  * re-authenticated within 15 s. Figures are printed whether or not a target is met.
  *
- * Two device generators, both doing on the wire what a Kiln device does (below). The
- * connect and telemetry phases use the native one (loadgen/, C with OpenSSL, driven by
- * native-fleet.ts): on these 2 shared cores the Node one (procs.ts) cost 30-37 µs of CPU per
- * message, 60-75 % of a core at 20,000 msgs/s, taken from the gateway being measured; real
- * devices do not run on the gateway's machine. KILN_BENCH_GEN=node uses the Node one there
- * too. The storms always use the Node one (it retries and resumes TLS sessions). The fleets
- * are in fleets.ts, the baselines in baselines.ts.
+ * Two device generators, both doing on the wire what a Kiln device does (below). Every phase
+ * uses the native one (loadgen/, C with OpenSSL, driven by native-fleet.ts): on these 2
+ * shared cores the Node one (procs.ts) cost 30-37 µs of CPU per message, 60-75 % of a core
+ * at 20,000 msgs/s, and 1.6-2.0 ms per reconnecting device in a storm against the native
+ * one's ~1 ms, taken from the gateway being measured; real devices do not run on the
+ * gateway's machine. KILN_BENCH_GEN=node uses the Node one instead. The fleets are in
+ * fleets.ts, the baselines in baselines.ts.
  *
- * The simulated devices (procs.ts, role `devices`) do on the wire what a Kiln device does:
+ * The simulated devices (both generators) do on the wire what a Kiln device does:
  * TLS 1.2 (ESP-IDF's esp-tls/mbedTLS default; firmware/sdkconfig.defaults does not enable
  * 1.3) with the certificate chain verified, an ES256 token per connect, hello, then one
  * telemetry message per sample and a heartbeat every 60 s (the welcome's default; each
@@ -31,7 +31,8 @@
  * resending stored seqs, and it loads its trust store once (one TLS context), as a device
  * does; the gateway sees the same handshake. The offered rate is what
  * is due by the clock, so a late timer in a busy generator does not lower it. Reconnects
- * follow the firmware's policy (kiln_backoff.h): the gateway stops with 1001, after which a
+ * follow the firmware's policy (kiln_backoff.h; the native generator links kiln_backoff.c
+ * itself): the gateway stops with 1001, after which a
  * Kiln device waits at most 2 s before each of its next 15 attempts. With the firmware's plain
  * exponential instead (1 s doubling to 60 s, as before that hold) the full-handshake storm
  * took 23.2 s instead of 12.0 (90 % back by 12.5 s; the rest waited out draws of 16–32 s).
@@ -47,7 +48,7 @@ import { allocatorState } from '../src/util/allocator.ts';
 import { GATEWAY_NODE_FLAGS } from '../src/util/relaunch.ts';
 import { tempDir } from '../test/helpers.ts';
 import { brokerBaselines, wsBaseline } from './baselines.ts';
-import { type LoadFleet, loadFleet, type NodeFleet, nodeFleet } from './fleets.ts';
+import { type LoadFleet, loadFleet } from './fleets.ts';
 import { histogramPercentile, type LatencyHistogram, mergeHistograms } from './latency-histogram.ts';
 import { forkRole, type Role, stopRoles } from './roles.ts';
 
@@ -186,7 +187,7 @@ async function main() {
     majors: number;
     rss: number;
   }[] = [];
-  let big: NodeFleet | undefined;
+  let big: LoadFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
     console.log(
       `[gateway] ${n} devices: connect, then telemetry at ${fmt(TARGET_RATE)} msgs/s (1 sample each), then ${fmt(BATCH_RATE)} samples/s in batches of ${BATCH}, ${PHASE_MS} ms each`,
@@ -217,14 +218,9 @@ async function main() {
         rss: after.rss as number,
       });
     }
-    if (n === N && f.gens) big = f as NodeFleet;
+    // All N devices stay for the storms; they reconnect by themselves.
+    if (n === N) big = f;
     else await f.stop();
-  }
-  if (!big) {
-    // The storms need devices that reconnect by themselves: the Node generator's.
-    console.log(`[gateway] ${N} devices (Node generator) for the reconnect storms`);
-    big = await nodeFleet(gwReady.deviceUrl as string, ca, ids, priv, false, PHASE_MS);
-    await big.connect();
   }
 
   // ---- Reconnect storms: restart the gateway under all N devices; first every device does a
@@ -251,7 +247,7 @@ async function main() {
   if (big) {
     for (const kind of ['fresh', 'resumed'] as const) {
       console.log(`[gateway] reconnect storm (${kind} TLS): restart under ${N} devices`);
-      await Promise.all(big.gens.map((g) => g.ask({ cmd: 'expect-storm', resume: kind === 'resumed' }, 'armed')));
+      await big.expectStorm(kind === 'resumed');
       const exited = new Promise((r) => gw.proc.once('exit', r));
       const stoppedAt = Date.now();
       gw.proc.send({ cmd: 'stop' });
@@ -264,22 +260,12 @@ async function main() {
       });
       gwReady = await gw.ready;
       const since = gwReady.listeningAt as number;
-      const rs = await Promise.all(big.gens.map((g) => g.ask({ cmd: 'await-storm', since }, 'storm')));
+      const { cpuMs: genCpuMs, ...st } = await big.awaitStorm(since);
       const gwCpuMs = await gwCpu(`storm-${kind}-end`);
-      const st = rs.map((r) => r.storm as Omit<Storm, 'gwCpuMs' | 'genCpuMs'> & { cpuMs: number });
-      const failedAfter: Record<string, number> = {};
-      for (const x of st)
-        for (const [k, v] of Object.entries(x.failedAfter)) failedAfter[k] = (failedAfter[k] ?? 0) + v;
       storms[kind] = {
-        welcomed: st.reduce((a, x) => a + x.welcomed, 0),
-        ms: Math.max(...st.map((x) => x.ms)),
-        attempts: st.reduce((a, x) => a + x.attempts, 0),
-        resumed: st.reduce((a, x) => a + x.resumed, 0),
-        failedAfter,
-        genCpuMs: st.reduce((a, x) => a + x.cpuMs, 0),
+        ...st,
+        genCpuMs,
         gwCpuMs,
-        p50: Math.max(...st.map((x) => x.p50)),
-        p90: Math.max(...st.map((x) => x.p90)),
         downMs: since - stoppedAt,
         phasesMs: {
           stop: exitedAt - stoppedAt,

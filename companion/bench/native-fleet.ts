@@ -1,6 +1,6 @@
 /**
  * A fleet of simulated devices in one native process (bench/loadgen, C + OpenSSL), driven like
- * procs.ts's `devices` role: connect, then telemetry phases. It does on the wire what that role
+ * procs.ts's `devices` role: connect, telemetry phases, reconnect storms. It does on the wire what that role
  * does (TLS 1.2 with the chain verified, ES256 token per device, hello, the same telemetry text
  * and schedule), for a fraction of Node's CPU per message, so that a generator sharing the cores
  * takes less from the gateway being measured.
@@ -42,7 +42,28 @@ export interface NativeFleet {
     loopP99: number;
     loopMax: number;
   }>;
+  /**
+   * Arms a reconnect storm (loadgen/storm.c): from now on every device that loses its connection
+   * comes back by itself, with `tokensPerDevice` fresh tokens signed here ahead of it, offering
+   * its last TLS session when `resume`.
+   */
+  expectStorm(resume: boolean, tokensPerDevice?: number): Promise<void>;
+  /** Waits until every device has been welcomed since `since` (epoch ms; 60 s at most). */
+  awaitStorm(since: number): Promise<StormResult>;
   stop(): Promise<void>;
+}
+
+export interface StormResult {
+  welcomed: number;
+  /** From `since` to the last welcome, when all came. */
+  ms: number;
+  attempts: number;
+  resumed: number;
+  /** Attempts begun at or after `since` that failed, by reason. */
+  failedAfter: Record<string, number>;
+  cpuMs: number;
+  p50: number;
+  p90: number;
 }
 
 let built = false;
@@ -69,17 +90,23 @@ export async function nativeFleet(opts: {
   const url = new URL(opts.url);
   // Signed ahead, as a device signs on its own CPU: the generator's figures are the wire's only.
   const key = (await importJWK(opts.priv, 'ES256')) as import('node:crypto').webcrypto.CryptoKey;
-  const tokens: string[] = [];
-  for (const id of opts.ids) {
-    if (/\s/.test(id)) throw new Error(`device id ${JSON.stringify(id)} has white space`);
-    tokens.push(opts.raw ? 'a.b.c' : await signDeviceToken(key, { deviceId: id, audience: url.origin }));
-  }
+  for (const id of opts.ids) if (/\s/.test(id)) throw new Error(`device id ${JSON.stringify(id)} has white space`);
+  /** `<deviceId> <token>` lines, `perDevice` for each device. */
+  const tokenLines = async (perDevice: number) => {
+    const lines: string[] = [];
+    for (let k = 0; k < perDevice; k++)
+      for (const id of opts.ids)
+        lines.push(
+          `${id} ${opts.raw ? 'a.b.c' : await signDeviceToken(key, { deviceId: id, audience: url.origin })}\n`,
+        );
+    return lines.join('');
+  };
   // Tokens are credentials: a private directory, removed on stop and when this process exits.
   const dir = mkdtempSync(join(tmpdir(), 'kiln-loadgen-'));
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   process.once('exit', removeDir);
   writeFileSync(join(dir, 'ca.pem'), opts.ca, { mode: 0o600 });
-  writeFileSync(join(dir, 'tokens'), opts.ids.map((id, i) => `${id} ${tokens[i]}\n`).join(''), { mode: 0o600 });
+  writeFileSync(join(dir, 'tokens'), await tokenLines(1), { mode: 0o600 });
 
   const args = [
     '--host',
@@ -167,6 +194,24 @@ export async function nativeFleet(opts: {
         genCpuMs: n(r.cpuMs),
         loopP99: n(r.loopP99),
         loopMax: n(r.loopMax),
+      };
+    },
+    async expectStorm(resume, tokensPerDevice = 2) {
+      const file = join(dir, `storm-tokens-${resume ? 'resume' : 'fresh'}`);
+      writeFileSync(file, await tokenLines(tokensPerDevice), { mode: 0o600 });
+      await ask(`storm ${resume ? 1 : 0} ${file}`, 'armed');
+    },
+    async awaitStorm(since) {
+      const r = await ask(`storm-await ${since}`, 'storm');
+      return {
+        welcomed: n(r.welcomed),
+        ms: n(r.ms),
+        attempts: n(r.attempts),
+        resumed: n(r.resumed),
+        failedAfter: (r.failedAfter ?? {}) as Record<string, number>,
+        cpuMs: n(r.cpuMs),
+        p50: n(r.p50),
+        p90: n(r.p90),
       };
     },
     async stop() {

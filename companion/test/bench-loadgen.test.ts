@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { histogramPercentile } from '../bench/latency-histogram.ts';
 import { type NativeFleet, nativeFleet } from '../bench/native-fleet.ts';
-import { deviceKeys, startTestGateway } from './helpers.ts';
+import { deviceKeys, startTestGateway, tempDir } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -61,4 +61,38 @@ describe('bench load generator (native)', () => {
     expect(fleet.proc.exitCode).toBe(0);
     await expect.poll(() => t.gw.sessions.size).toBe(0);
   });
+
+  it('comes back by itself after a gateway restart, with fresh tokens, and resumes TLS sessions when asked', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    let t = await startTestGateway({}, dir.dir);
+    const listen = { host: '127.0.0.1', port: t.gw.port };
+    const keys = await deviceKeys();
+    const ids = Array.from({ length: 20 }, (_, i) => `storm-${String(i).padStart(2, '0')}`);
+    for (const id of ids) t.gw.store.devices.register(id, keys.pub);
+    const fleet = await nativeFleet({
+      url: t.gw.deviceUrl,
+      ca: readFileSync(t.gw.caPath as string, 'utf8'),
+      ids,
+      priv: keys.priv,
+    });
+    cleanups.push(() => fleet.stop());
+    cleanups.push(() => t.stop());
+    expect(await fleet.connect()).toMatchObject({ connected: 20, failed: 0 });
+
+    for (const resume of [false, true]) {
+      await fleet.expectStorm(resume);
+      await t.stop(); // 1001 to every device: each waits at most 2 s between attempts (kiln_backoff.h)
+      t = await startTestGateway({ listen }, dir.dir);
+      const since = Date.now();
+      const storm = await fleet.awaitStorm(since);
+      // Every device welcomed by the new gateway, each on its own token (a replay would be refused).
+      expect(storm).toMatchObject({ welcomed: 20, failedAfter: {} });
+      expect(storm.ms).toBeGreaterThanOrEqual(storm.p90);
+      expect(storm.attempts).toBeGreaterThanOrEqual(20);
+      // Tickets are sealed in the data directory, so the new gateway takes the old ones.
+      expect(storm.resumed).toBe(resume ? 20 : 0);
+      expect(t.gw.sessions.size).toBe(20);
+    }
+  }, 60_000);
 });

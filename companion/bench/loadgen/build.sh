@@ -5,12 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 out=build/loadgen
-srcs=(loadgen.c conn.c)
+# The firmware's own reconnect policy (storm.c), compiled in as the device builds it.
+backoff=../../../firmware/components/kiln_device
+srcs=(loadgen.c conn.c storm.c "$backoff/src/kiln_backoff.c")
 stale=0
 [ -x "$out" ] || stale=1
-for f in "${srcs[@]}" loadgen.h build.sh; do [ "$f" -nt "$out" ] && stale=1; done
+for f in "${srcs[@]}" loadgen.h "$backoff/include/kiln_backoff.h" build.sh; do [ "$f" -nt "$out" ] && stale=1; done
 if [ "$stale" = 1 ]; then
   mkdir -p build
-  cc -O2 -Wall -Wextra -std=c11 -o "$out.tmp" "${srcs[@]}" -lssl -lcrypto -lm
+  cc -O2 -Wall -Wextra -std=c11 -I"$backoff/include" -o "$out.tmp" "${srcs[@]}" -lssl -lcrypto -lm
   mv "$out.tmp" "$out"
 fi

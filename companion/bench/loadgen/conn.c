@@ -94,6 +94,9 @@ static void want(conn *c, uint32_t ev) {
 }
 
 void conn_close(conn *c) {
+  /* Marked as shut down: OpenSSL makes the session of a connection freed without that
+     unresumable, and a device keeps its ticket however the connection ended (esp-tls does). */
+  if (c->ssl) SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   if (c->ssl) SSL_free(c->ssl);
   if (c->fd >= 0) close(c->fd); /* also leaves the epoll set */
   free(c->out);
@@ -257,6 +260,7 @@ static void on_frame(conn *c, uint8_t b0, uint8_t *p, size_t len) {
   if (op == 1) {
     on_text(c, (const char *)p, len);
   } else if (op == 8) {
+    c->close_code = (uint16_t)(len >= 2 ? p[0] << 8 | p[1] : 1005);
     char reason[64];
     snprintf(reason, sizeof reason, "WebSocket closed by the server, code %d", len >= 2 ? p[0] << 8 | p[1] : 1005);
     uint8_t buf[14 + 2];
@@ -443,6 +447,13 @@ static void tls_step(conn *c) {
   ERR_clear_error();
   int r = SSL_connect(c->ssl);
   if (r == 1) {
+    /* Kept for the next connection, as esp-tls keeps its ticket (TLS 1.2: it came before Finished). */
+    SSL_SESSION *s = SSL_get1_session(c->ssl);
+    if (s) {
+      if (c->session) SSL_SESSION_free(c->session);
+      c->session = s;
+    }
+    if (storm_armed()) storm_on_tls(c, SSL_session_reused(c->ssl) == 1);
     http_begin(c);
     return;
   }
@@ -465,6 +476,7 @@ static void tls_begin(conn *c) {
     return;
   }
   SSL_set_connect_state(c->ssl);
+  if (storm_resume && c->session) SSL_set_session(c->ssl, c->session);
   /* The gateway's development certificate names 127.0.0.1 (and ::1, localhost): check the name too. */
   if (host_is_ip) {
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), cfg.host);
@@ -479,6 +491,7 @@ static void tls_begin(conn *c) {
 void conn_start(conn *c) {
   c->started = mono_ms();
   c->events = 0;
+  c->close_code = 0;
   c->state = C_TCP;
   c->fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0) {
@@ -504,7 +517,9 @@ void conn_event(conn *c, uint32_t events) {
       conn_fail(c, strerror(err));
       return;
     }
-    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) tls_begin(c);
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    if (storm_armed()) storm_on_tcp(c);
+    tls_begin(c);
     return;
   }
   case C_TLS:

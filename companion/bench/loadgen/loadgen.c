@@ -13,6 +13,8 @@
  *   connect                            → {"connect":{"ms","connected","failed","cpuMs"}}
  *   telemetry <ratePerDevice> <batch> <durationMs>
  *                                      → {"telemetry":{"sent","messages","acked","dropped","p50","p99","cpuMs","loopP99","loopMax","hist"}}
+ *   storm <resume 0|1> <tokens-file>   → {"armed":true}   (reconnect storms: storm.c)
+ *   storm-await <sinceEpochMs>         → {"storm":{…}}
  *   stop                               → {"stop":true}, then exit 0 (EOF: the same, after the commands read)
  * --raw: the raw ws baseline server (bench/procs.ts `ws-baseline`): no hello, `{"seq":S[,"n":B]}` messages.
  * --heartbeat-sec: during a telemetry command each device also sends a heartbeat this often, as a
@@ -35,13 +37,12 @@
 #include <unistd.h>
 
 #define TICK_MS 10
-#define CONNECT_TIMEOUT_MS 30000.0
 #define DRAIN_MS 5000.0
 
 struct config cfg = {.host = "127.0.0.1", .path = "/v1/device", .concurrency = 64, .heartbeat_sec = 60};
 int epfd;
-static conn *conns;
-static size_t nconns;
+conn *conns;
+size_t nconns;
 static int timer_fd;
 static char stdin_tag, timer_tag; /* epoll data for the two fds that are not connections */
 
@@ -81,14 +82,14 @@ double mono_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static double wall_ms(void) {
+double wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* CPU time of this process (user + system), ms. */
-static double cpu_ms(void) {
+double cpu_ms(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
@@ -96,6 +97,7 @@ static double cpu_ms(void) {
 }
 
 void note_failure(const char *reason) {
+  storm_note_failure(reason);
   for (size_t i = 0; i < nreasons; i++)
     if (strcmp(reasons[i].text, reason) == 0) {
       reasons[i].count++;
@@ -105,21 +107,24 @@ void note_failure(const char *reason) {
   if (nreasons < sizeof reasons / sizeof reasons[0]) reasons[nreasons++] = (struct reason){strdup(reason), 1};
 }
 
+/* The connect command's counts change only while it runs (a storm's reconnects are storm.c's). */
 void on_opened(conn *c) {
+  if (phase != P_CONNECT) return;
   cp.inflight--; /* upgraded: the next device may begin its handshake (procs.ts frees the slot here too) */
   if (c->state == C_OPEN) cp.open++; /* --raw: no hello, open is connected */
 }
 
 void on_welcome(conn *c) {
-  (void)c;
-  cp.open++;
+  if (storm_armed()) storm_on_welcome(c);
+  if (phase == P_CONNECT) cp.open++;
 }
 
 void on_lost(conn *c, int prev) {
-  (void)c;
+  if (storm_armed()) storm_on_lost(c, prev);
+  if (phase != P_CONNECT) return;
   if (prev <= C_HTTP) cp.inflight--;
   if (prev == C_OPEN) cp.open--;
-  if (phase == P_CONNECT) cp.failed++;
+  cp.failed++;
 }
 
 void on_ack(conn *c, uint32_t seq, double now) {
@@ -131,8 +136,7 @@ void on_ack(conn *c, uint32_t seq, double now) {
   tp.acked++;
 }
 
-static void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void answer(const char *fmt, ...) {
+void answer(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vprintf(fmt, ap);
@@ -398,6 +402,17 @@ static void command(char *line) {
     stop();
     return;
   }
+  int resume;
+  char path[4096];
+  if (sscanf(line, "storm %d %4095s %c", &resume, path, &extra) == 2 && (resume == 0 || resume == 1)) {
+    storm_arm(resume == 1, path);
+    return;
+  }
+  double since;
+  if (sscanf(line, "storm-await %lf %c", &since, &extra) == 1 && storm_armed()) {
+    storm_await(since);
+    return;
+  }
   fprintf(stderr, "loadgen: unknown command: %s\n", line);
   answer("{\"error\":\"unknown command\"}");
 }
@@ -419,7 +434,7 @@ static void read_stdin(void) {
 /* Runs queued commands while none is in progress. */
 static void run_commands(void) {
   char *nl;
-  while (phase == P_IDLE && (nl = memchr(inbuf, '\n', inlen))) {
+  while (phase == P_IDLE && !storm_awaiting() && (nl = memchr(inbuf, '\n', inlen))) {
     *nl = 0;
     char line[sizeof inbuf];
     memcpy(line, inbuf, (size_t)(nl - inbuf) + 1);
@@ -428,7 +443,7 @@ static void run_commands(void) {
     if (nl > inbuf && line[nl - inbuf - 1] == '\r') line[nl - inbuf - 1] = 0;
     command(line);
   }
-  if (phase == P_IDLE && in_eof) stop();
+  if (phase == P_IDLE && !storm_awaiting() && in_eof) stop();
 }
 
 /* ---- start */
@@ -503,7 +518,7 @@ int main(int argc, char **argv) {
 
   struct epoll_event evs[512];
   for (;;) {
-    int timeout = phase == P_IDLE ? -1 : phase == P_CONNECT ? 100 : TICK_MS;
+    int timeout = phase == P_IDLE ? (storm_armed() ? 5 : -1) : phase == P_CONNECT ? 100 : TICK_MS;
     int n = epoll_wait(epfd, evs, 512, timeout);
     if (n < 0 && errno != EINTR) {
       perror("loadgen: epoll_wait");
@@ -516,6 +531,7 @@ int main(int argc, char **argv) {
       else conn_event(p, evs[i].events);
     }
     if (phase == P_CONNECT) connect_step();
+    storm_tick();
     if (phase == P_DRAIN && (tp.acked >= tp.sent || mono_ms() >= tp.drain_until)) telemetry_answer();
     run_commands();
   }

@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
+#include "kiln_backoff.h" /* the firmware's reconnect policy (firmware/components/kiln_device) */
+
+#define CONNECT_TIMEOUT_MS 30000.0
+
 /** Where a device connection is: each state is entered once, in this order (DEAD from any). */
 enum conn_state { C_IDLE, C_TCP, C_TLS, C_HTTP, C_WELCOME, C_OPEN, C_DEAD };
 
@@ -39,6 +43,16 @@ typedef struct {
   uint32_t next_seq; /* the next telemetry seq of this boot */
   sent_slot *ring;   /* this device's send times during a telemetry command (NULL outside one) */
   uint32_t ring_mask;
+  uint16_t close_code;  /* the server's WebSocket close code on this connection (0: none) */
+  SSL_SESSION *session; /* the TLS session the server last gave (its ticket), kept across connections */
+  /* Storms (storm.c): presigned tokens, the next one unused; reconnect policy and timing. */
+  char **tokens;
+  size_t ntokens, next_token;
+  uint16_t tries;      /* failed attempts since the last welcome */
+  double retry_at;     /* ms, monotonic: the next attempt (0: none due) */
+  double welcomed_at;  /* ms, wall clock: the last welcome */
+  double attempt_at;   /* ms, wall clock: when the storm's current attempt began (0: none yet) */
+  kiln_backoff_t backoff;
 } conn;
 
 /* Set up by loadgen.c from argv. */
@@ -48,15 +62,35 @@ extern struct config {
   bool raw;
 } cfg;
 extern int epfd;
+extern conn *conns;
+extern size_t nconns;
 
 /* loadgen.c */
 double mono_ms(void);
+double wall_ms(void);
+double cpu_ms(void);
+/** One JSON line on stdout: the answer to the command being run. */
+void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note_failure(const char *reason);
 void on_welcome(conn *c);
 void on_opened(conn *c);
 void on_ack(conn *c, uint32_t seq, double now);
 /** A connection failed or was closed; `prev` is the state it was in. */
 void on_lost(conn *c, int prev);
+
+/* storm.c */
+extern bool storm_resume;
+bool storm_armed(void);
+bool storm_awaiting(void);
+void storm_arm(bool resume, const char *tokens_path);
+void storm_await(double since_epoch_ms);
+void storm_tick(void);
+void storm_note_failure(const char *reason);
+void storm_on_lost(conn *c, int prev);
+void storm_on_welcome(conn *c);
+/** The TCP connection is up: its token may reach the gateway, so the next attempt takes another. */
+void storm_on_tcp(conn *c);
+void storm_on_tls(conn *c, bool reused);
 
 /* conn.c */
 void net_init(void);
