@@ -51,3 +51,22 @@ it('claims through the writer thread, and the thread purges expired claims by it
   // Its maintenance tick purges every 5 s.
   await expect.poll(() => rows(s), { timeout: 8000, interval: 200 }).toBe(1);
 });
+
+it('answers claims that arrive together each for itself, a replay among them refused, and commits those waiting at close', async () => {
+  // The thread commits the claims of one turn together (one fsync for a storm's handshakes,
+  // not one each); the benchmark's reconnect storm shows what that is worth.
+  const { dir, store: s } = store();
+  const writer = await TelemetryWriter.start(join(dir, DB_FILE));
+  const now = Date.now();
+  const answers = await Promise.all([
+    ...Array.from({ length: 200 }, (_, i) => writer.claimToken(`dev-${i}`, 'jti-s', now + 60_000)),
+    writer.claimToken('dev-7', 'jti-s', now + 60_000),
+  ]);
+  expect(answers.filter(Boolean)).toHaveLength(200);
+  expect([answers[7], answers[200]]).toEqual([true, false]); // the first use wins, the replay does not
+  expect(rows(s)).toBe(200);
+  const late = writer.claimToken('dev-late', 'jti-late', now + 60_000);
+  await writer.close();
+  expect(await late).toBe(true);
+  expect(rows(s)).toBe(201);
+});
