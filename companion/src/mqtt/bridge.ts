@@ -32,12 +32,10 @@ const PUBLISH_OPTIONS = [
 ] as const;
 
 /**
- * How long one drain of the backlog may hold the event loop. A time, not a count: a backlog
- * of thousands sent at once held the loop for 100-260 ms (profiled at 10,000 devices) and
- * every device's ack waited behind it, while a count (250 a turn, as before) starved MQTT
- * whenever the turns grew long under load: at 20,000 samples/s from 10,000 devices the turns
- * took up to a second or more, 250 publishes a turn drained far less than came in, and half
- * the telemetry was dropped at the queue's bound.
+ * How long one drain of the backlog may hold the event loop. Bounded: a backlog of thousands
+ * sent at once held the loop for 100-260 ms (profiled at 10,000 devices) and every device's
+ * ack waited behind it. A time, not a count (250 a turn, as before): under load a turn of the
+ * loop grows to hundreds of ms, and a fixed count then drains ever less of what comes in.
  */
 const DRAIN_BUDGET_MS = 4;
 
@@ -57,7 +55,9 @@ export class Bridge {
    * 500 the MQTT end-to-end p99 at 20,000 samples/s from 1,000 devices was 96 ms, against 56 ms
    * with 2,000. At 10,000 devices the turns grow to hundreds of ms, and 2,000 a turn fell
    * behind the 20,000 samples/s coming in: 47–66 % of them reached the subscriber, the rest
-   * dropped at the queue's bound, against 83–100 % with 8,000 (benchmark runs of the same day).
+   * dropped at the queue's bound. With 8,000: 83–100 % in one run, 58–60 % in a later one on
+   * a slower machine (where even the raw ws baseline missed its p99), so the window is not all
+   * of it: there, MQTT has no CPU left to run on.
    */
   readonly maxInflight: number;
 
