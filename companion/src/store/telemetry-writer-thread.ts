@@ -160,7 +160,8 @@ function commitClaims(): void {
       post({ type: 'failed', id: m.id, what: 'claim', message: err.message, ...(err.code ? { code: err.code } : {}) });
     return;
   }
-  batch.forEach((m, i) => post({ type: 'claimed', id: m.id, fresh: fresh[i] as boolean }));
+  for (let i = 0; i < batch.length; i++)
+    post({ type: 'claimed', id: (batch[i] as Claim).id, fresh: fresh[i] as boolean });
 }
 
 port.on('message', (m: WriterRequest) => {
