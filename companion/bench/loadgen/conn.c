@@ -96,8 +96,10 @@ static void want(conn *c, uint32_t ev) {
 void conn_close(conn *c) {
   /* Marked as shut down: OpenSSL makes the session of a connection freed without that
      unresumable, and a device keeps its ticket however the connection ended (esp-tls does). */
-  if (c->ssl) SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-  if (c->ssl) SSL_free(c->ssl);
+  if (c->ssl) {
+    SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(c->ssl);
+  }
   if (c->fd >= 0) close(c->fd); /* also leaves the epoll set */
   free(c->out);
   free(c->in);

@@ -166,6 +166,11 @@ static double pct(const float *xs, size_t n, double p) {
 
 /* ---- connect */
 
+void fail_if_slow(conn *c, double now) {
+  if (c->state >= C_TCP && c->state <= C_WELCOME && now - c->started > CONNECT_TIMEOUT_MS)
+    conn_fail(c, c->state == C_WELCOME ? "no welcome within 30 s" : "connect timed out after 30 s");
+}
+
 static void connect_begin(void) {
   cp = (struct connect_cmd){.t0 = mono_ms(), .cpu0 = cpu_ms()};
   for (size_t i = 0; i < nconns; i++) {
@@ -187,11 +192,7 @@ static void connect_step(void) {
   double now = mono_ms();
   if (now - cp.last_scan >= 100) {
     cp.last_scan = now;
-    for (size_t i = 0; i < cp.next; i++) {
-      conn *c = &conns[i];
-      if (c->state >= C_TCP && c->state <= C_WELCOME && now - c->started > CONNECT_TIMEOUT_MS)
-        conn_fail(c, c->state == C_WELCOME ? "no welcome within 30 s" : "connect timed out after 30 s");
-    }
+    for (size_t i = 0; i < cp.next; i++) fail_if_slow(&conns[i], now);
   }
   if (cp.next < nconns || cp.open + cp.failed < nconns) return;
   for (size_t i = 0; i < nreasons; i++)
@@ -404,7 +405,7 @@ static void command(char *line) {
   }
   int resume;
   char path[4096];
-  if (sscanf(line, "storm %d %4095s %c", &resume, path, &extra) == 2 && (resume == 0 || resume == 1)) {
+  if (sscanf(line, "storm %d %4095[^\n]", &resume, path) == 2 && (resume == 0 || resume == 1)) { /* the rest: a path */
     storm_arm(resume == 1, path);
     return;
   }

@@ -77,6 +77,8 @@ void on_opened(conn *c);
 void on_ack(conn *c, uint32_t seq, double now);
 /** A connection failed or was closed; `prev` is the state it was in. */
 void on_lost(conn *c, int prev);
+/** Fails a handshake (TCP, TLS, upgrade or welcome) begun more than CONNECT_TIMEOUT_MS ago. */
+void fail_if_slow(conn *c, double now);
 
 /* storm.c */
 extern bool storm_resume;

@@ -210,8 +210,7 @@ void storm_tick(void) {
   for (size_t i = 0; i < nconns; i++) {
     conn *c = &conns[i];
     if (c->state == C_DEAD && c->retry_at > 0 && c->retry_at <= now) start(c);
-    else if (c->state >= C_TCP && c->state <= C_WELCOME && now - c->started > CONNECT_TIMEOUT_MS)
-      conn_fail(c, c->state == C_WELCOME ? "no welcome within 30 s" : "connect timed out after 30 s");
+    else fail_if_slow(c, now);
     if (awaiting && c->state == C_OPEN && c->welcomed_at >= since) back++;
   }
   if (awaiting && (back == nconns || now >= await_until)) await_answer();
