@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloseCode, DEVICE_PATH } from '@kiln/protocol';
-import type { GatewayConfig } from './config.ts';
+import { type GatewayConfig, isLoopback } from './config.ts';
 import { DeviceAuthenticator } from './device/auth.ts';
 import { CommandService } from './device/commands.ts';
 import type { HubContext } from './device/context.ts';
@@ -34,7 +34,7 @@ import { DB_FILE, Store } from './store/index.ts';
 import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 import { allocatorAdvice, allocatorState } from './util/allocator.ts';
-import { listenOn } from './util/listen.ts';
+import { LISTEN_BACKLOG, listenOn, listenQueueAdvice, readSomaxconn } from './util/listen.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -239,8 +239,14 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     server.on('clientError', (_err, socket) => socket.destroy());
     // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
     // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
-    // The kernel caps it at net.core.somaxconn.
-    await listenOn(server, config.listen, '--listen', { backlog: 4096 });
+    // The kernel caps it at net.core.somaxconn, which a host for a large fleet should raise.
+    await listenOn(server, config.listen, '--listen', { backlog: LISTEN_BACKLOG });
+    const queueAdvice = listenQueueAdvice(readSomaxconn(), config.limits.maxConnections);
+    if (queueAdvice) {
+      // On loopback it is a development gateway, not a fleet's: only in the debug log.
+      if (isLoopback(config.listen.host)) log.debug(queueAdvice);
+      else log.warn(queueAdvice);
+    }
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

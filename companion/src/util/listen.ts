@@ -2,8 +2,35 @@
  * Listening where the operator said: a port another process holds, or an address this host
  * or user cannot bind, is theirs to change (exit 2, naming the flag), not a bug in Kiln.
  */
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors.ts';
+
+/**
+ * The accept queue a listener asks for. The kernel takes the smaller of this and
+ * net.core.somaxconn, so asking for the most lets an operator size it with sysctl alone.
+ */
+export const LISTEN_BACKLOG = 65_535;
+
+/** net.core.somaxconn, where the host has one to read (Linux); undefined elsewhere. */
+export function readSomaxconn(file = '/proc/sys/net/core/somaxconn'): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to tell an operator whose accept queue is shorter than the fleet it serves: devices
+ * coming back at once after a restart overflow it, and each one dropped waits out TCP's own
+ * retransmits (1 s, 3 s, 7 s) while the gateway may idle (docs/ARCHITECTURE.md, "A restart").
+ */
+export function listenQueueAdvice(somaxconn: number | undefined, maxConnections: number): string | undefined {
+  if (somaxconn === undefined || somaxconn >= Math.min(maxConnections, LISTEN_BACKLOG)) return undefined;
+  return `the listen queue holds ${somaxconn} connections (net.core.somaxconn) for up to ${maxConnections} devices: after a restart, devices past it wait out TCP retransmits; raise it with sysctl -w net.core.somaxconn=${Math.min(maxConnections, LISTEN_BACKLOG)}`;
+}
 
 const THEIRS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
