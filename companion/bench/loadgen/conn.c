@@ -40,7 +40,7 @@ static uint8_t scratch[64 * 1024];
 /* xorshift64*. The mask key only has to be unpredictable to intermediaries (RFC 6455 §10.3, against
    cache poisoning by a hostile page); a load generator on loopback has none, so the key is no secret
    here and a cheap generator seeded once from getrandom does. */
-static uint32_t rand32(void) {
+uint32_t rand32(void) {
   prng ^= prng >> 12;
   prng ^= prng << 25;
   prng ^= prng >> 27;

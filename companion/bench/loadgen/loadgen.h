@@ -96,6 +96,8 @@ void storm_on_tls(conn *c, bool reused);
 
 /* conn.c */
 void net_init(void);
+/** Cheap, unpredictable enough for WebSocket masks and backoff jitter (seeded once from getrandom). */
+uint32_t rand32(void);
 void conn_start(conn *c);
 void conn_event(conn *c, uint32_t events);
 void conn_fail(conn *c, const char *reason);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define MAX_ATTEMPTS 50
 #define AWAIT_MS 60000.0
@@ -47,12 +46,6 @@ static size_t nreasons;
 
 bool storm_armed(void) { return armed; }
 bool storm_awaiting(void) { return awaiting; }
-
-static uint32_t random32(void) {
-  uint32_t r;
-  if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)rand();
-  return r;
-}
 
 static conn *find(const char *id) {
   /* Called once per token line: a linear search over 10,000 devices is a few ms in all. */
@@ -132,7 +125,7 @@ void storm_on_lost(conn *c, int prev) {
   if (prev == C_OPEN) kiln_backoff_disconnected(&c->backoff, now);
   if (c->close_code == 1001) kiln_backoff_restarting(&c->backoff);
   /* As device-role.ts: a device that failed this often since its last welcome stops trying. */
-  c->retry_at = ++c->tries > MAX_ATTEMPTS ? 0 : (double)now + kiln_backoff_next(&c->backoff, random32()) + 0.001;
+  c->retry_at = ++c->tries > MAX_ATTEMPTS ? 0 : (double)now + kiln_backoff_next(&c->backoff, rand32()) + 0.001;
 }
 
 void storm_on_welcome(conn *c) {
