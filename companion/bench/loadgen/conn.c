@@ -455,7 +455,7 @@ static void tls_step(conn *c) {
       if (c->session) SSL_SESSION_free(c->session);
       c->session = s;
     }
-    if (storm_armed()) storm_on_tls(c, SSL_session_reused(c->ssl) == 1);
+    if (storm_armed()) storm_on_tls(SSL_session_reused(c->ssl) == 1);
     http_begin(c);
     return;
   }

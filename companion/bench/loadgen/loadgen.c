@@ -97,15 +97,18 @@ double cpu_ms(void) {
 }
 
 void note_failure(const char *reason) {
-  storm_note_failure(reason);
-  for (size_t i = 0; i < nreasons; i++)
-    if (strcmp(reasons[i].text, reason) == 0) {
-      reasons[i].count++;
-      return;
-    }
-  fprintf(stderr, "loadgen: connection failed: %s\n", reason);
-  if (nreasons < sizeof reasons / sizeof reasons[0]) reasons[nreasons++] = (struct reason){strdup(reason), 1};
+  size_t i = 0;
+  while (i < nreasons && strcmp(reasons[i].text, reason) != 0) i++;
+  if (i == nreasons) {
+    if (nreasons == sizeof reasons / sizeof reasons[0]) return; /* 64 kinds: the rest go uncounted */
+    fprintf(stderr, "loadgen: connection failed: %s\n", reason);
+    reasons[nreasons++] = (struct reason){strdup(reason), 0};
+  }
+  reasons[i].count++;
+  storm_note_failure(i);
 }
+
+const char *failure_reason(size_t i) { return i < nreasons ? reasons[i].text : "?"; }
 
 /* The connect command's counts change only while it runs (a storm's reconnects are storm.c's). */
 void on_opened(conn *c) {

@@ -71,7 +71,10 @@ double wall_ms(void);
 double cpu_ms(void);
 /** One JSON line on stdout: the answer to the command being run. */
 void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** Counts a failure by its reason (printed the first time); storm.c keeps when it happened. */
 void note_failure(const char *reason);
+/** The text of reason `i` as note_failure numbered it. */
+const char *failure_reason(size_t i);
 void on_welcome(conn *c);
 void on_opened(conn *c);
 void on_ack(conn *c, uint32_t seq, double now);
@@ -87,12 +90,12 @@ bool storm_awaiting(void);
 void storm_arm(bool resume, const char *tokens_path);
 void storm_await(double since_epoch_ms);
 void storm_tick(void);
-void storm_note_failure(const char *reason);
+void storm_note_failure(size_t reason);
 void storm_on_lost(conn *c, int prev);
 void storm_on_welcome(conn *c);
 /** The TCP connection is up: its token may reach the gateway, so the next attempt takes another. */
 void storm_on_tcp(conn *c);
-void storm_on_tls(conn *c, bool reused);
+void storm_on_tls(bool reused);
 
 /* conn.c */
 void net_init(void);

@@ -36,19 +36,18 @@ static uint64_t attempts, resumed;
    a failure of the new gateway). */
 static struct {
   double at;
-  uint8_t reason;
+  uint8_t reason; /* note_failure's number for it (failure_reason) */
 } *failures;
 static size_t nfailures;
 /* The last failure noted is the connection's that storm_on_lost hears of next (conn_fail). */
 static bool unpaired;
-static char *reasons[64];
-static size_t nreasons;
 
 bool storm_armed(void) { return armed; }
 bool storm_awaiting(void) { return awaiting; }
 
 static conn *find(const char *id) {
-  /* Called once per token line: a linear search over 10,000 devices is a few ms in all. */
+  /* Once per token line; the file lists the devices in the fleet's order, so from the last
+     match the next one is usually the first looked at. */
   static size_t hint;
   for (size_t k = 0; k < nconns; k++) {
     conn *c = &conns[(hint + k) % nconns];
@@ -104,16 +103,10 @@ void storm_arm(bool resume, const char *path) {
   answer("{\"armed\":true}");
 }
 
-void storm_note_failure(const char *reason) {
+void storm_note_failure(size_t reason) {
   if (!armed || nfailures >= MAX_FAILURES) return;
-  size_t r = 0;
-  while (r < nreasons && strcmp(reasons[r], reason) != 0) r++;
-  if (r == nreasons) {
-    if (nreasons == sizeof reasons / sizeof reasons[0]) return;
-    reasons[nreasons++] = strdup(reason);
-  }
   failures[nfailures].at = wall_ms();
-  failures[nfailures++].reason = (uint8_t)r;
+  failures[nfailures++].reason = (uint8_t)reason;
   unpaired = true;
 }
 
@@ -138,9 +131,8 @@ void storm_on_tcp(conn *c) {
   if (c->next_token < c->ntokens) c->next_token++;
 }
 
-void storm_on_tls(conn *c, bool reused) {
+void storm_on_tls(bool reused) {
   if (reused) resumed++;
-  (void)c;
 }
 
 /* A device's next attempt, with its next unused token. */
@@ -173,9 +165,10 @@ static void await_answer(void) {
   size_t counts[64] = {0};
   for (size_t i = 0; i < nfailures; i++)
     if (failures[i].at >= since) counts[failures[i].reason]++;
-  for (size_t r = 0; r < nreasons; r++)
+  for (size_t r = 0; r < 64; r++)
     if (counts[r] && (size_t)(p - buf) < sizeof buf - 200)
-      p += snprintf(p, sizeof buf - (size_t)(p - buf), "%s\"%.120s\":%zu", p == buf ? "" : ",", reasons[r], counts[r]);
+      p += snprintf(p, sizeof buf - (size_t)(p - buf), "%s\"%.120s\":%zu", p == buf ? "" : ",", failure_reason(r),
+                    counts[r]);
   *p = 0;
   answer("{\"storm\":{\"welcomed\":%zu,\"ms\":%.3f,\"attempts\":%llu,\"resumed\":%llu,\"failedAfter\":{%s},"
          "\"cpuMs\":%.3f,\"p50\":%.3f,\"p90\":%.3f}}",
