@@ -1,12 +1,12 @@
 /**
  * `startGateway`: wires storage, the MQTT bus, the device endpoint, the REST API and the
- * operator stream onto one HTTP(S) server, in this order, and takes them down in reverse on
- * close(). Upgrades are routed by path: /api/v1/stream to the operator stream, every other
- * one to the device endpoint (which answers 404 to paths not its own).
+ * operator stream onto one HTTP server, in this order, and takes them down in reverse on
+ * close(). With TLS, the TLS front's thread listens and hands it each connection as
+ * plaintext (tls-front/). Upgrades are routed by path: /api/v1/stream to the operator
+ * stream, every other one to the device endpoint (which answers 404 to paths not its own).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloseCode, DEVICE_PATH } from '@kiln/protocol';
@@ -33,6 +33,7 @@ import { loadMasterKey, SecretBox } from './secrets.ts';
 import { DB_FILE, Store } from './store/index.ts';
 import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
+import { TlsFront } from './tls-front/tls-front.ts';
 import { allocatorAdvice, allocatorState } from './util/allocator.ts';
 import { LISTEN_BACKLOG, listenOn, listenQueueAdvice, readSomaxconn } from './util/listen.ts';
 
@@ -224,12 +225,9 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     stream.attach(feed);
     cleanups.push(() => feed.stop());
 
-    const server: Server = tls
-      ? createHttpsServer(
-          { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ticketKeys: ensureTicketKeys(config.dataDir, box) },
-          rest.app,
-        )
-      : createHttpServer(rest.app);
+    // With TLS, the TLS front's thread listens and terminates TLS, and this server, which
+    // never listens itself, is given its connections as plaintext (tls-front/).
+    const server: Server = createHttpServer(rest.app);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
@@ -240,7 +238,30 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
     // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
     // The kernel caps it at net.core.somaxconn, which a host for a large fleet should raise.
-    await listenOn(server, config.listen, '--listen', { backlog: LISTEN_BACKLOG });
+    let front: TlsFront | undefined;
+    if (tls) {
+      const started = await TlsFront.start(
+        {
+          tls: {
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: 'TLSv1.2',
+            ticketKeys: ensureTicketKeys(config.dataDir, box),
+          },
+          at: config.listen,
+          flag: '--listen',
+          backlog: LISTEN_BACKLOG,
+        },
+        (socket) => server.emit('connection', socket),
+        log,
+      );
+      front = started;
+      // Runs after the server's own cleanup below (cleanups run in reverse).
+      cleanups.push(() => started.close());
+      // Node's http server starts tracking its connections (headersTimeout, requestTimeout,
+      // closeAllConnections) when it is told it listens.
+      server.emit('listening');
+    } else await listenOn(server, config.listen, '--listen', { backlog: LISTEN_BACKLOG });
     const queueAdvice = listenQueueAdvice(readSomaxconn(), config.limits.maxConnections);
     if (queueAdvice) {
       // On loopback it is a development gateway, not a fleet's: only in the debug log.
@@ -262,7 +283,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     // Runs before the server closes (cleanups run in reverse): streams get their 1001 first.
     cleanups.push(() => stream.close());
 
-    const port = (server.address() as AddressInfo).port;
+    const port = front ? front.port : (server.address() as AddressInfo).port;
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
     const scheme = tls ? 'https' : 'http';
     audiences.push(...announcedOrigins(tls ? 'wss' : 'ws', host, port));
@@ -289,7 +310,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           // Stop accepting first: a device this instance tells to go away must not be welcomed
           // again by it while it shuts down (it would be cut a moment later). The cleanup below
           // still waits for the server's connections.
-          server.close();
+          if (front) {
+            front.stopAccepting();
+            server.closeIdleConnections();
+          } else server.close();
           // What devices sent before this is acknowledged before they are told to go away.
           await ingest.drain();
           sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutdown');

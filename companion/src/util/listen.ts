@@ -34,6 +34,19 @@ export function listenQueueAdvice(somaxconn: number | undefined, maxConnections:
 
 const THEIRS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
+/** Why a listen failed, as the operator should read it: theirs (exit 2, naming the flag) or not. */
+export function listenFailure(e: NodeJS.ErrnoException, at: { host: string; port: number }, flag: string): Error {
+  if (!THEIRS.has(e.code ?? '')) return e;
+  const inUse = e.code === 'EADDRINUSE';
+  return new ConfigError(
+    'LISTEN_FAILED',
+    `cannot listen on ${at.host}:${at.port}: ${inUse ? 'the port is in use' : e.message}`,
+    inUse
+      ? `another process holds it (another kiln gateway?): stop it, or choose another with ${flag} (port 0: any free one)`
+      : `check the address given with ${flag}`,
+  );
+}
+
 export function listenOn(
   server: Server,
   at: { host: string; port: number },
@@ -41,19 +54,7 @@ export function listenOn(
   opts: { backlog?: number } = {},
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException) => {
-      if (!THEIRS.has(e.code ?? '')) return reject(e);
-      const inUse = e.code === 'EADDRINUSE';
-      reject(
-        new ConfigError(
-          'LISTEN_FAILED',
-          `cannot listen on ${at.host}:${at.port}: ${inUse ? 'the port is in use' : e.message}`,
-          inUse
-            ? `another process holds it (another kiln gateway?): stop it, or choose another with ${flag} (port 0: any free one)`
-            : `check the address given with ${flag}`,
-        ),
-      );
-    };
+    const failed = (e: NodeJS.ErrnoException) => reject(listenFailure(e, at, flag));
     server.once('error', failed);
     server.listen({ host: at.host, port: at.port, ...opts }, () => {
       server.off('error', failed);
