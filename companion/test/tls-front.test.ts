@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConfigError } from '../src/errors.ts';
@@ -180,6 +180,48 @@ describe('TLS front', () => {
     expect(body.readableLength).toBeLessThan(4 * 1024 * 1024);
     release?.();
     expect(await reply).toBe(String(total));
+  });
+
+  it('reads only a few batches ahead of a slow event loop (the rest waits at the peer), and loses nothing', async () => {
+    const server = createServer();
+    const wss = new WebSocketServer({ server, perMessageDeflate: false });
+    const { f, ca } = await front(server);
+    let received = 0;
+    // A loop that takes 50 µs a message: 20,000 a second at most.
+    wss.on('connection', (ws) =>
+      ws.on('message', () => {
+        const until = performance.now() + 0.05;
+        while (performance.now() < until);
+        received++;
+      }),
+    );
+    // The client runs on a thread of its own, so it sends while this loop is busy.
+    const client = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const { WebSocket } = require('ws');
+       const ws = new WebSocket(workerData.url, { ca: workerData.ca, perMessageDeflate: false });
+       ws.on('open', () => parentPort.postMessage('open'));
+       parentPort.on('message', (n) => {
+         const b = Buffer.alloc(1024);
+         for (let i = 0; i < n; i++) ws.send(b);
+         // Measured here: the server's loop is busy, its own timers would be late.
+         setTimeout(() => parentPort.postMessage(ws.bufferedAmount), 300);
+       });`,
+      { eval: true, workerData: { url: `wss://127.0.0.1:${f.port}/`, ca: ca.toString() } },
+    );
+    cleanups.push(async () => {
+      await client.terminate();
+    });
+    await once(client, 'message');
+    const total = 32_000; // 32 MB, three times what the kernel's buffers hold between the two
+    const measured = once(client, 'message');
+    client.postMessage(total);
+    const [atPeer] = (await measured) as [number];
+    // Had the thread read on, all of it would be queued for this loop and none left at the peer.
+    expect(atPeer).toBeGreaterThan(8 * 1024 * 1024);
+    const deadline = Date.now() + 20_000;
+    while (received < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toBe(total);
   });
 
   it('says a port in use is the operator’s to change, naming the flag', async () => {

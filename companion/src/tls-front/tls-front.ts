@@ -15,6 +15,12 @@ import { FrontSocket } from './front-socket.ts';
 import type { FrontCommand, FrontNotice, FrontThreadData } from './tls-front-thread.ts';
 
 const MODULE = new URL('./tls-front-thread.ts', import.meta.url);
+/**
+ * The thread's young generation, in MiB. The gateway's V8 flags give every isolate 64 MiB
+ * semi-spaces, for the event loop's sake (util/relaunch.ts); the thread keeps little from
+ * one read to the next, and with those its heap grew to 76 MiB under overload.
+ */
+const THREAD_YOUNG_GENERATION_MB = 16;
 
 export interface TlsFrontOptions {
   tls: TlsOptions;
@@ -85,7 +91,7 @@ export class TlsFront {
 
   #spawn(port: number, restart: boolean): Promise<void> {
     const data: FrontThreadData = { tls: this.opts.tls, host: this.opts.at.host, port, backlog: this.opts.backlog };
-    const worker = startTsThread(MODULE, data);
+    const worker = startTsThread(MODULE, data, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
     this.#worker = worker;
     this.#out = new BatchBuilder((b, transfer) => worker.postMessage(b, transfer), queueMicrotask, {
       ops: 1024,
