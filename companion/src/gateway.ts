@@ -76,6 +76,9 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     for (const c of cleanups.reverse()) await c();
   };
   try {
+    // The TLS front's thread loads its code while the rest starts; it listens further down.
+    const front = config.insecureDev ? undefined : TlsFront.prepare(log);
+    if (front) cleanups.push(() => front.close());
     store.devices.resetOnline();
     const advice = allocatorAdvice(store.devices.count(), allocatorState());
     if (advice) log.warn(advice);
@@ -238,9 +241,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     // A fleet reconnecting after a restart arrives at once; past the accept backlog (Node's
     // default 511) SYNs are dropped and those devices wait out 1 s, 3 s TCP retransmits.
     // The kernel caps it at net.core.somaxconn, which a host for a large fleet should raise.
-    let front: TlsFront | undefined;
-    if (tls) {
-      const started = await TlsFront.start(
+    if (front && tls) {
+      await front.listen(
         {
           tls: {
             cert: tls.cert,
@@ -253,11 +255,7 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           backlog: LISTEN_BACKLOG,
         },
         (socket) => server.emit('connection', socket),
-        log,
       );
-      front = started;
-      // Runs after the server's own cleanup below (cleanups run in reverse).
-      cleanups.push(() => started.close());
       // Node's http server starts tracking its connections (headersTimeout, requestTimeout,
       // closeAllConnections) when it is told it listens.
       server.emit('listening');

@@ -41,13 +41,13 @@ async function front(server: Server, opts: { port?: number; onThread?: (w: Worke
       at: { host: '127.0.0.1', port: opts.port ?? 0 },
       flag: '--listen',
       backlog: 511,
-      ...(opts.onThread ? { onThread: opts.onThread } : {}),
     },
     (s) => {
       sockets.push(s);
       server.emit('connection', s);
     },
     silent,
+    opts.onThread,
   );
   server.emit('listening');
   cleanups.push(() => f.close());

@@ -21,16 +21,16 @@ export const Op = {
   /** thread → loop: the peer is not taking what is written (TLS holds past its high-water mark). */
   BLOCKED: 5,
   /** thread → loop: it took it all again. */
-  DRAINED: 11,
+  DRAINED: 6,
   /** loop → thread: n bytes to send. */
-  WRITE: 6,
+  WRITE: 7,
   /** loop → thread: end our side once written. */
-  SHUT: 7,
+  SHUT: 8,
   /** loop → thread: drop the connection now. */
-  DESTROY: 8,
+  DESTROY: 9,
   /** loop → thread: stop reading (the loop's reader is full), or read again. */
-  PAUSE: 9,
-  RESUME: 10,
+  PAUSE: 10,
+  RESUME: 11,
   /** loop → thread: n batches taken (the thread reads ahead of the loop by a few at most). */
   TAKEN: 12,
 } as const;

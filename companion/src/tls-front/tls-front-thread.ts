@@ -6,29 +6,25 @@
  * turn of the loop, so a device's next ack waited behind a whole poll phase (docs/
  * ARCHITECTURE.md, "The TLS front"). Here those sends and reads run on a second core.
  */
-import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { parentPort, workerData } from 'node:worker_threads';
+import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
+import { parentPort } from 'node:worker_threads';
 import { type Batch, BatchBuilder, Op, readBatch } from './batch.ts';
-
-export interface FrontThreadData {
-  tls: TlsOptions;
-  host: string;
-  port: number;
-  backlog: number;
-}
 
 /** Messages besides batches: thread → loop. */
 export type FrontNotice =
   | { listening: number }
   | { listenError: { code: string | undefined; message: string } }
-  | { stopped: true };
+  /** Accepting failed (EMFILE, say) `count` times since the last notice; one a second at most. */
+  | { acceptError: { message: string; count: number } };
 
 /** Messages besides batches: loop → thread. */
-export type FrontCommand = { cmd: 'stop-accepting' } | { cmd: 'exit' };
+export type FrontCommand =
+  | { cmd: 'listen'; tls: TlsOptions; host: string; port: number; backlog: number }
+  | { cmd: 'stop-accepting' }
+  | { cmd: 'exit' };
 
+if (!parentPort) throw new Error('tls-front-thread.ts runs as a worker thread');
 const port = parentPort;
-if (!port) throw new Error('tls-front-thread.ts runs as a worker thread');
-const data = workerData as FrontThreadData;
 
 const sockets = new Map<number, TLSSocket>();
 let nextId = 1;
@@ -58,7 +54,7 @@ function taken(n: number): void {
   heldBack.clear();
 }
 
-const server = createServer(data.tls, (s) => {
+function accepted(s: TLSSocket): void {
   const id = nextId++;
   sockets.set(id, s);
   // As Node's http server does by default (noDelay): an ack is not held for the next one.
@@ -80,9 +76,7 @@ const server = createServer(data.tls, (s) => {
     pausedByLoop.delete(id);
     out.add(Op.CLOSE, id);
   });
-});
-// A handshake that fails is the peer's problem; Node has already destroyed its socket.
-server.on('tlsClientError', () => {});
+}
 
 /** Connections whose peer is not taking what is written; the loop holds further writes. */
 const blocked = new Set<number>();
@@ -99,12 +93,12 @@ function write(s: TLSSocket, id: number, payload: Buffer): void {
 
 port.on('message', (m: Batch | FrontCommand) => {
   if ('cmd' in m) {
-    if (m.cmd === 'stop-accepting') server.close();
+    if (m.cmd === 'listen') listen(m);
+    else if (m.cmd === 'stop-accepting') server?.close();
     else {
-      server.close();
+      server?.close();
       for (const s of sockets.values()) s.destroy();
       out.flush();
-      port.postMessage({ stopped: true } satisfies FrontNotice);
       port.close();
     }
     return;
@@ -136,10 +130,33 @@ port.on('message', (m: Batch | FrontCommand) => {
   });
 });
 
-server.once('error', (e: NodeJS.ErrnoException) =>
-  port.postMessage({ listenError: { code: e.code, message: e.message } } satisfies FrontNotice),
-);
-server.listen({ host: data.host, port: data.port, backlog: data.backlog }, () => {
-  const addr = server.address();
-  port.postMessage({ listening: typeof addr === 'object' && addr ? addr.port : data.port } satisfies FrontNotice);
-});
+let server: Server | undefined;
+let listening = false;
+let acceptErrors = 0;
+let acceptNoticeAt = 0;
+
+/** The thread is started before the gateway knows its TLS material; it listens when told. */
+function listen(c: Extract<FrontCommand, { cmd: 'listen' }>): void {
+  const srv = createServer(c.tls, accepted);
+  server = srv;
+  // A handshake that fails is the peer's problem; Node has already destroyed its socket.
+  srv.on('tlsClientError', () => {});
+  srv.on('error', (e: NodeJS.ErrnoException) => {
+    if (!listening) {
+      port.postMessage({ listenError: { code: e.code, message: e.message } } satisfies FrontNotice);
+      return;
+    }
+    // Out of descriptors, say: the server goes on listening (libuv keeps its listen socket),
+    // so this is said, not fatal, and at most once a second however many there are.
+    acceptErrors++;
+    if (Date.now() - acceptNoticeAt < 1000) return;
+    acceptNoticeAt = Date.now();
+    port.postMessage({ acceptError: { message: e.message, count: acceptErrors } } satisfies FrontNotice);
+    acceptErrors = 0;
+  });
+  srv.listen({ host: c.host, port: c.port, backlog: c.backlog }, () => {
+    listening = true;
+    const addr = srv.address();
+    port.postMessage({ listening: typeof addr === 'object' && addr ? addr.port : c.port } satisfies FrontNotice);
+  });
+}

@@ -12,7 +12,7 @@ import { listenFailure } from '../util/listen.ts';
 import { startTsThread } from '../util/ts-thread.ts';
 import { type Batch, BatchBuilder, Op, readBatch } from './batch.ts';
 import { FrontSocket } from './front-socket.ts';
-import type { FrontCommand, FrontNotice, FrontThreadData } from './tls-front-thread.ts';
+import type { FrontCommand, FrontNotice } from './tls-front-thread.ts';
 
 const MODULE = new URL('./tls-front-thread.ts', import.meta.url);
 /**
@@ -28,33 +28,62 @@ export interface TlsFrontOptions {
   /** The flag that sets `at`, for the error when it cannot be listened on. */
   flag: string;
   backlog: number;
-  /** Each thread once it listens: the first, and any started after one ended (`restart`). */
-  onThread?: (thread: Worker, restart: boolean) => void;
 }
+
+/** Each thread once it listens: the first, and any started after one ended (`restart`). */
+export type OnThread = (thread: Worker, restart: boolean) => void;
 
 export class TlsFront {
   readonly #sockets = new Map<number, FrontSocket>();
   #worker!: Worker;
   #out!: BatchBuilder;
-  #port = 0;
-  #closing = false;
   #exited!: Promise<void>;
+  #opts: TlsFrontOptions | undefined;
+  #onConnection: (socket: FrontSocket) => void = (s) => s.destroy();
+  #pending: { resolve(): void; reject(e: Error): void } | undefined;
+  /** Why the thread cannot listen (it failed, or ended, before it did). */
+  #failed: Error | undefined;
+  #port = 0;
+  #listened = false;
+  #closing = false;
 
   private constructor(
-    private readonly opts: TlsFrontOptions,
-    private readonly onConnection: (socket: FrontSocket) => void,
     private readonly log: Logger,
+    private readonly onThread?: OnThread,
   ) {}
 
-  /** Resolves once the thread listens; rejects as listenOn does when it cannot. */
+  /**
+   * Starts the thread now, to listen later: loading its code takes 0.4–1.4 s, which then
+   * passes while the gateway opens its store and starts its other threads.
+   */
+  static prepare(log: Logger, onThread?: OnThread): TlsFront {
+    const front = new TlsFront(log, onThread);
+    front.#spawn();
+    return front;
+  }
+
+  /** prepare() and listen() at once. */
   static async start(
     opts: TlsFrontOptions,
     onConnection: (socket: FrontSocket) => void,
     log: Logger,
+    onThread?: OnThread,
   ): Promise<TlsFront> {
-    const front = new TlsFront(opts, onConnection, log);
-    await front.#spawn(opts.at.port, false);
+    const front = TlsFront.prepare(log, onThread);
+    try {
+      await front.listen(opts, onConnection);
+    } catch (e) {
+      await front.close();
+      throw e;
+    }
     return front;
+  }
+
+  /** Resolves once the thread listens; rejects as listenOn does when it cannot. */
+  listen(opts: TlsFrontOptions, onConnection: (socket: FrontSocket) => void): Promise<void> {
+    this.#opts = opts;
+    this.#onConnection = onConnection;
+    return this.#listenAt(opts.at.port);
   }
 
   /** The port listened on (the one the system chose, for port 0). */
@@ -77,7 +106,6 @@ export class TlsFront {
   async close(): Promise<void> {
     this.#closing = true;
     for (const s of [...this.#sockets.values()]) s.destroy();
-    this.#out.flush();
     this.#command({ cmd: 'exit' });
     const timer = setTimeout(() => void this.#worker.terminate(), 2000);
     await this.#exited;
@@ -89,40 +117,59 @@ export class TlsFront {
     this.#worker.postMessage(c);
   }
 
-  #spawn(port: number, restart: boolean): Promise<void> {
-    const data: FrontThreadData = { tls: this.opts.tls, host: this.opts.at.host, port, backlog: this.opts.backlog };
-    const worker = startTsThread(MODULE, data, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
+  #listenAt(port: number): Promise<void> {
+    const opts = this.#opts as TlsFrontOptions;
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.#command({ cmd: 'listen', tls: opts.tls, host: opts.at.host, port, backlog: opts.backlog });
+    });
+  }
+
+  #settle(e?: Error): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    if (e) p?.reject(e);
+    else p?.resolve();
+  }
+
+  #spawn(restart = false): void {
+    const worker = startTsThread(MODULE, {}, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
     this.#worker = worker;
+    this.#failed = undefined;
     this.#out = new BatchBuilder((b, transfer) => worker.postMessage(b, transfer), queueMicrotask, {
       ops: 1024,
       bytes: 1024 * 1024,
     });
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    return new Promise((resolve, reject) => {
-      let listening = false;
-      worker.on('message', (m: Batch | FrontNotice) => {
-        if ('ops' in m) this.#receive(m);
-        else if ('listening' in m) {
-          listening = true;
-          this.#port = m.listening;
-          this.opts.onThread?.(worker, restart);
-          resolve();
-        } else if ('listenError' in m) {
-          const e = Object.assign(new Error(m.listenError.message), { code: m.listenError.code });
-          reject(listenFailure(e, this.opts.at, this.opts.flag));
-          void worker.terminate();
-        }
-      });
-      worker.on('error', (e) => {
-        if (!listening) reject(e);
-        else this.log.error({ err: e }, 'the TLS front thread failed');
-      });
-      worker.once('exit', () => {
-        for (const s of [...this.#sockets.values()]) s.gone();
-        if (!listening || this.#closing) return;
-        this.log.error('the TLS front thread ended; its connections are closed and a new one listens');
-        this.#spawn(this.#port, true).catch((e) => this.log.error({ err: e }, 'the TLS front could not listen again'));
-      });
+    worker.on('message', (m: Batch | FrontNotice) => {
+      if ('ops' in m) this.#receive(m);
+      else if ('listening' in m) {
+        this.#listened = true;
+        this.#port = m.listening;
+        this.onThread?.(worker, restart);
+        this.#settle();
+      } else if ('acceptError' in m) {
+        this.log.warn(m.acceptError, 'the TLS front could not accept connections (out of file descriptors?)');
+      } else {
+        const opts = this.#opts as TlsFrontOptions;
+        const e = Object.assign(new Error(m.listenError.message), { code: m.listenError.code });
+        this.#settle(listenFailure(e, opts.at, opts.flag));
+      }
+    });
+    worker.on('error', (e) => {
+      if (this.#listened) this.log.error({ err: e }, 'the TLS front thread failed');
+      this.#failed = e;
+      this.#settle(e);
+    });
+    worker.once('exit', () => {
+      for (const s of [...this.#sockets.values()]) s.gone();
+      this.#failed ??= new Error('the TLS front thread ended before it listened');
+      this.#settle(this.#failed);
+      if (!this.#listened || this.#closing) return;
+      this.log.error('the TLS front thread ended; its connections are closed and a new one listens');
+      this.#spawn(true);
+      this.#listenAt(this.#port).catch((e) => this.log.error({ err: e }, 'the TLS front could not listen again'));
     });
   }
 
@@ -136,11 +183,11 @@ export class TlsFront {
           },
           id,
           { address: strs[0] ?? '', port: n, family: strs[1] ?? '' },
-          this.opts.at.host,
+          (this.#opts as TlsFrontOptions).at.host,
           this.#port,
         );
         this.#sockets.set(id, socket);
-        this.onConnection(socket);
+        this.#onConnection(socket);
         return;
       }
       const s = this.#sockets.get(id);
