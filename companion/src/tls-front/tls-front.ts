@@ -137,6 +137,9 @@ export class TlsFront {
     const worker = startTsThread(MODULE, {}, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
     this.#worker = worker;
     this.#failed = undefined;
+    // Only a thread that listened is replaced when it ends: one that cannot even start would
+    // be replaced for ever.
+    this.#listened = false;
     this.#out = new BatchBuilder((b, transfer) => worker.postMessage(b, transfer), queueMicrotask, {
       ops: 1024,
       bytes: 1024 * 1024,
@@ -164,7 +167,8 @@ export class TlsFront {
     });
     worker.once('exit', () => {
       for (const s of [...this.#sockets.values()]) s.gone();
-      this.#failed ??= new Error('the TLS front thread ended before it listened');
+      // A listen asked of it later fails at once, not never.
+      this.#failed ??= new Error('the TLS front thread ended');
       this.#settle(this.#failed);
       if (!this.#listened || this.#closing) return;
       this.log.error('the TLS front thread ended; its connections are closed and a new one listens');
