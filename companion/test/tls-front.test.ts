@@ -11,11 +11,15 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConfigError } from '../src/errors.ts';
+import type { Logger } from '../src/log.ts';
 import { SecretBox } from '../src/secrets.ts';
 import { ensureDevTls } from '../src/tls.ts';
 import type { FrontSocket } from '../src/tls-front/front-socket.ts';
@@ -32,7 +36,10 @@ function material() {
   return { tls, ca: readFileSync(tls.caPath as string) };
 }
 
-async function front(server: Server, opts: { port?: number; onThread?: (w: Worker, restart: boolean) => void } = {}) {
+async function front(
+  server: Server,
+  opts: { port?: number; onThread?: (w: Worker, restart: boolean) => void; log?: Logger } = {},
+) {
   const { tls, ca } = material();
   const sockets: FrontSocket[] = [];
   const f = await TlsFront.start(
@@ -46,7 +53,7 @@ async function front(server: Server, opts: { port?: number; onThread?: (w: Worke
       sockets.push(s);
       server.emit('connection', s);
     },
-    silent,
+    opts.log ?? silent,
     opts.onThread,
   );
   server.emit('listening');
@@ -268,6 +275,36 @@ describe('TLS front', () => {
     await closed;
     while (threads.length < 2) await new Promise((r) => setTimeout(r, 20));
     expect(threads.map((t) => t.restart)).toEqual([false, true]);
+    expect(f.port).toBe(port);
+    expect((await get(port, ca, '/')).body).toBe('ok');
+  });
+
+  it('gets its port back when a new thread finds it taken, trying again until it is free', async () => {
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    ) as unknown as Logger;
+    const threads: Worker[] = [];
+    const server = createServer((_req, res) => res.end('ok'));
+    const { f, ca } = await front(server, { onThread: (w) => threads.push(w), log });
+    const port = f.port;
+    await threads[0]?.terminate();
+    // Another process takes the port before the new thread is up.
+    const thief = createNetServer();
+    await new Promise<void>((r) => thief.listen(port, '127.0.0.1', r));
+    const deadline = Date.now() + 10_000;
+    while (!lines.some((l) => l.includes('could not listen again')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(lines.join('')).toContain('the port is in use');
+    await new Promise<void>((r) => thief.close(() => r()));
+    while (!lines.some((l) => l.includes('listens again')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     expect(f.port).toBe(port);
     expect((await get(port, ca, '/')).body).toBe('ok');
   });

@@ -44,7 +44,9 @@ export class TlsFront {
   /** Why the thread cannot listen (it failed, or ended, before it did). */
   #failed: Error | undefined;
   #port = 0;
-  #listened = false;
+  /** It has listened once: from then on a lost listener is got back (#recover). */
+  #serving = false;
+  #recovering = false;
   #closing = false;
 
   private constructor(
@@ -137,9 +139,6 @@ export class TlsFront {
     const worker = startTsThread(MODULE, {}, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
     this.#worker = worker;
     this.#failed = undefined;
-    // Only a thread that listened is replaced when it ends: one that cannot even start would
-    // be replaced for ever.
-    this.#listened = false;
     this.#out = new BatchBuilder((b, transfer) => worker.postMessage(b, transfer), queueMicrotask, {
       ops: 1024,
       bytes: 1024 * 1024,
@@ -148,7 +147,7 @@ export class TlsFront {
     worker.on('message', (m: Batch | FrontNotice) => {
       if ('ops' in m) this.#receive(m);
       else if ('listening' in m) {
-        this.#listened = true;
+        this.#serving = true;
         this.#port = m.listening;
         this.onThread?.(worker, restart);
         this.#settle();
@@ -161,7 +160,7 @@ export class TlsFront {
       }
     });
     worker.on('error', (e) => {
-      if (this.#listened) this.log.error({ err: e }, 'the TLS front thread failed');
+      if (this.#serving) this.log.error({ err: e }, 'the TLS front thread failed');
       this.#failed = e;
       this.#settle(e);
     });
@@ -170,11 +169,34 @@ export class TlsFront {
       // A listen asked of it later fails at once, not never.
       this.#failed ??= new Error('the TLS front thread ended');
       this.#settle(this.#failed);
-      if (!this.#listened || this.#closing) return;
+      if (!this.#serving || this.#closing || this.#recovering) return;
       this.log.error('the TLS front thread ended; its connections are closed and a new one listens');
-      this.#spawn(true);
-      this.#listenAt(this.#port).catch((e) => this.log.error({ err: e }, 'the TLS front could not listen again'));
+      this.#recover(0);
     });
+  }
+
+  /**
+   * Listens again on the same port, with a new thread if the last one ended; on failure (the
+   * port taken meanwhile, a thread that cannot start) tries again, 1 s later, then up to 30 s
+   * apart, for as long as the gateway runs.
+   */
+  #recover(delayMs: number): void {
+    this.#recovering = true;
+    setTimeout(() => {
+      if (this.#closing) return;
+      if (this.#failed) this.#spawn(true);
+      this.#listenAt(this.#port).then(
+        () => {
+          this.#recovering = false;
+          this.log.warn({ port: this.#port }, 'the TLS front listens again');
+        },
+        (e) => {
+          const next = Math.min(Math.max(delayMs * 2, 1000), 30_000);
+          this.log.error({ err: e, retryInMs: next }, 'the TLS front could not listen again');
+          this.#recover(next);
+        },
+      );
+    }, delayMs).unref();
   }
 
   #receive(batch: Batch): void {
