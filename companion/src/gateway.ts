@@ -35,7 +35,14 @@ import { TelemetryWriter } from './store/telemetry-writer.ts';
 import { ensureDevTls, ensureTicketKeys, loadGivenTls, type TlsMaterial } from './tls.ts';
 import { TlsFront } from './tls-front/tls-front.ts';
 import { allocatorAdvice, allocatorState } from './util/allocator.ts';
-import { LISTEN_BACKLOG, listenOn, listenQueueAdvice, readSomaxconn } from './util/listen.ts';
+import {
+  LISTEN_BACKLOG,
+  listenOn,
+  listenQueueAdvice,
+  openFilesAdvice,
+  readOpenFilesLimit,
+  readSomaxconn,
+} from './util/listen.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -260,11 +267,14 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
       // closeAllConnections) when it is told it listens.
       server.emit('listening');
     } else await listenOn(server, config.listen, '--listen', { backlog: LISTEN_BACKLOG });
-    const queueAdvice = listenQueueAdvice(readSomaxconn(), config.limits.maxConnections);
-    if (queueAdvice) {
+    for (const advice of [
+      listenQueueAdvice(readSomaxconn(), config.limits.maxConnections),
+      openFilesAdvice(readOpenFilesLimit(), config.limits.maxConnections),
+    ]) {
+      if (!advice) continue;
       // On loopback it is a development gateway, not a fleet's: only in the debug log.
-      if (isLoopback(config.listen.host)) log.debug(queueAdvice);
-      else log.warn(queueAdvice);
+      if (isLoopback(config.listen.host)) log.debug(advice);
+      else log.warn(advice);
     }
     cleanups.push(
       () =>

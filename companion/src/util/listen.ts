@@ -32,6 +32,35 @@ export function listenQueueAdvice(somaxconn: number | undefined, maxConnections:
   return `the listen queue holds ${somaxconn} connections (net.core.somaxconn) for up to ${maxConnections} devices: after a restart, devices past it wait out TCP retransmits; raise it with sysctl -w net.core.somaxconn=${Math.min(maxConnections, LISTEN_BACKLOG)}`;
 }
 
+/** Descriptors a gateway holds besides its connections: database files, threads, brokers. */
+export const SPARE_DESCRIPTORS = 256;
+
+/** The soft limit on open files (RLIMIT_NOFILE) where the host says it (Linux); undefined elsewhere. */
+export function readOpenFilesLimit(file = '/proc/self/limits'): number | undefined {
+  try {
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    if (soft === 'unlimited') return Number.POSITIVE_INFINITY;
+    const n = Number(soft);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to tell an operator whose open-files limit is below the fleet: each device connection
+ * is a descriptor, and past the limit the TLS front cannot accept (EMFILE) and the devices
+ * are refused. Node raises the soft limit to the hard one at start, so this is the hard one.
+ */
+export function openFilesAdvice(limit: number | undefined, maxConnections: number): string | undefined {
+  const needed = maxConnections + SPARE_DESCRIPTORS;
+  if (limit === undefined || limit >= needed) return undefined;
+  return `open files are limited to ${limit} (RLIMIT_NOFILE) for up to ${maxConnections} devices: past it, connections are refused; raise it to at least ${needed} (ulimit -n, or LimitNOFILE= in a systemd unit)`;
+}
+
 const THEIRS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
 /** Why a listen failed, as the operator should read it: theirs (exit 2, naming the flag) or not. */
