@@ -22,6 +22,20 @@ import { type Cleanups, runCleanups, tempDir, testConfig } from './helpers.ts';
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
 
+/** What gateways started in a test log at debug level, and a data directory for them. */
+function startLog() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  return { lines, log: createLogger({ level: 'debug', destination: sink }), dir };
+}
+
 describe('listen queue', () => {
   it('reads net.core.somaxconn, and nothing from a missing or unreadable file', () => {
     const dir = tempDir();
@@ -47,17 +61,8 @@ describe('listen queue', () => {
   it("says so at start when this host's queue is shorter than limits.maxConnections", async () => {
     const somaxconn = readSomaxconn();
     if (somaxconn === undefined || somaxconn >= LISTEN_BACKLOG) return; // nothing to say on this host
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    const dir = tempDir();
-    cleanups.push(() => dir.remove());
     // On loopback, as here, the gateway says it at debug level (a warning beyond loopback).
-    const log = createLogger({ level: 'debug', destination: sink });
+    const { lines, log, dir } = startLog();
     const short = await startGateway(testConfig(dir.dir, { limits: { maxConnections: somaxconn + 1 } }), { log });
     cleanups.push(() => short.close());
     expect(lines.join('')).toContain(`"msg":"the listen queue holds ${somaxconn} connections`);
@@ -96,16 +101,7 @@ describe('listen queue', () => {
   it("says so at start when this host's open-files limit is below limits.maxConnections", async () => {
     const limit = readOpenFilesLimit();
     if (limit === undefined || !Number.isFinite(limit) || limit <= SPARE_DESCRIPTORS) return; // nothing to say here
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    const dir = tempDir();
-    cleanups.push(() => dir.remove());
-    const log = createLogger({ level: 'debug', destination: sink });
+    const { lines, log, dir } = startLog();
     const fits = limit - SPARE_DESCRIPTORS;
     const short = await startGateway(testConfig(dir.dir, { limits: { maxConnections: fits + 1 } }), { log });
     cleanups.push(() => short.close());
