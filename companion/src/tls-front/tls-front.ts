@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { listenFailure } from '../util/listen.ts';
 import { startTsThread } from '../util/ts-thread.ts';
 import { type Batch, BatchBuilder, Op, readBatch } from './batch.ts';
-import { FrontSocket } from './front-socket.ts';
+import { type FrontLink, FrontSocket } from './front-socket.ts';
 import type { FrontCommand, FrontNotice } from './tls-front-thread.ts';
 
 const MODULE = new URL('./tls-front-thread.ts', import.meta.url);
@@ -48,6 +48,11 @@ export class TlsFront {
   #serving = false;
   #recovering = false;
   #closing = false;
+  /** What every FrontSocket calls back into; `#out` is the current thread's. */
+  readonly #link: FrontLink = {
+    add: (op, id, n, chunks) => this.#out.add(op, id, n, chunks),
+    forget: (id) => this.#sockets.delete(id),
+  };
 
   private constructor(
     private readonly log: Logger,
@@ -203,10 +208,7 @@ export class TlsFront {
     readBatch(batch, (op, id, n, payload, strs) => {
       if (op === Op.OPEN) {
         const socket = new FrontSocket(
-          {
-            add: (o, i, k, chunks) => this.#out.add(o, i, k, chunks),
-            forget: (i) => this.#sockets.delete(i),
-          },
+          this.#link,
           id,
           { address: strs[0] ?? '', port: n, family: strs[1] ?? '' },
           (this.#opts as TlsFrontOptions).at.host,
