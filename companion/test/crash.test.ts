@@ -4,57 +4,20 @@
  * the restart add nothing twice, and the database passes integrity_check, which the restart
  * runs in full because the killed run never closed the file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { deviceSubprotocols, signDeviceToken } from '@kiln/protocol';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Store } from '../src/store/index.ts';
+import { startGatewayProcess } from './gateway-process.ts';
 import { deviceKeys, tempDir } from './helpers.ts';
 
 /** Samples live in telemetry_recent until they move to telemetry: once means once across both. */
 const BOTH_TABLES = 'SELECT device_id, seq FROM telemetry UNION ALL SELECT device_id, seq FROM telemetry_recent';
-const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
-const procs: ChildProcess[] = [];
 const dir = tempDir();
+const startProcess = () => startGatewayProcess(dir.dir);
 
-afterAll(() => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  dir.remove();
-});
-
-async function startProcess(): Promise<{ proc: ChildProcess; url: string; ca: Buffer; log: () => string }> {
-  const proc = spawn(
-    process.execPath,
-    [KILN, 'gateway', '--data-dir', dir.dir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KILN_LOG_LEVEL: 'warn' },
-    },
-  );
-  procs.push(proc);
-  let out = '';
-  let err = '';
-  proc.stderr?.on('data', (d) => {
-    err += String(d);
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}${err}`)), 20_000);
-    proc.stdout?.on('data', (d) => {
-      out += String(d);
-      const m = /devices:\s+(wss:\/\/\S+)/.exec(out);
-      if (m && /dev CA:/.test(out)) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${err}`)));
-  });
-  const caPath = /dev CA:\s+(\S+)/.exec(out)?.[1] as string;
-  return { proc, url, ca: readFileSync(caPath), log: () => err };
-}
+afterAll(() => dir.remove());
 
 async function device(url: string, ca: Buffer, priv: Parameters<typeof signDeviceToken>[0]) {
   const token = await signDeviceToken(priv, { deviceId: 'crash-dev', audience: new URL(url).origin });
