@@ -6,16 +6,21 @@
  * turn of the loop, so a device's next ack waited behind a whole poll phase (docs/
  * ARCHITECTURE.md, "The TLS front"). Here those sends and reads run on a second core.
  */
+import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import { parentPort } from 'node:worker_threads';
+import { readOpenFilesLimit } from '../util/listen.ts';
 import { type Batch, BatchBuilder, Op, readBatch } from './batch.ts';
+import { DescriptorWatch } from './descriptors.ts';
 
 /** Messages besides batches: thread → loop. */
 export type FrontNotice =
   | { listening: number }
   | { listenError: { code: string | undefined; message: string } }
-  /** Accepting failed (EMFILE, say) `count` times since the last notice; one a second at most. */
-  | { acceptError: { message: string; count: number } };
+  /** Accepting failed `count` times since the last notice; one a second at most. */
+  | { acceptError: { message: string; count: number } }
+  /** The process holds `open` descriptors of `limit`: connections are turned away (descriptors.ts). */
+  | { openFilesFull: { open: number; limit: number } };
 
 /** Messages besides batches: loop → thread. */
 export type FrontCommand =
@@ -135,19 +140,37 @@ let listening = false;
 let acceptErrors = 0;
 let acceptNoticeAt = 0;
 
+/** Counts the connections the server holds, from the TCP accept (a handshake holds one too). */
+function watchDescriptors(srv: Server): void {
+  const limit = readOpenFilesLimit();
+  if (limit === undefined || !Number.isFinite(limit)) return;
+  const watch = new DescriptorWatch(limit, (open, max) =>
+    port.postMessage({ openFilesFull: { open, limit: max } } satisfies FrontNotice),
+  );
+  srv.on('connection', (raw: Socket) => {
+    watch.opened();
+    raw.once('close', () => watch.closed());
+  });
+  const timer = setInterval(() => watch.check(), 5000);
+  timer.unref();
+  srv.once('close', () => clearInterval(timer));
+}
+
 /** The thread is started before the gateway knows its TLS material; it listens when told. */
 function listen(c: Extract<FrontCommand, { cmd: 'listen' }>): void {
   const srv = createServer(c.tls, accepted);
   server = srv;
   // A handshake that fails is the peer's problem; Node has already destroyed its socket.
   srv.on('tlsClientError', () => {});
+  watchDescriptors(srv);
   srv.on('error', (e: NodeJS.ErrnoException) => {
     if (!listening) {
       port.postMessage({ listenError: { code: e.code, message: e.message } } satisfies FrontNotice);
       return;
     }
-    // Out of descriptors, say: the server goes on listening (libuv keeps its listen socket),
-    // so this is said, not fatal, and at most once a second however many there are.
+    // The server goes on listening (libuv keeps its listen socket), so this is said, not
+    // fatal, and at most once a second however many there are. (Out of descriptors is not
+    // among them: libuv hides that, and DescriptorWatch says it.)
     acceptErrors++;
     if (Date.now() - acceptNoticeAt < 1000) return;
     acceptNoticeAt = Date.now();

@@ -8,7 +8,7 @@
 import type { TlsOptions } from 'node:tls';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
-import { listenFailure } from '../util/listen.ts';
+import { listenFailure, SPARE_DESCRIPTORS } from '../util/listen.ts';
 import { startTsThread } from '../util/ts-thread.ts';
 import { type Batch, BatchBuilder, Op, readBatch } from './batch.ts';
 import { type FrontLink, FrontSocket } from './front-socket.ts';
@@ -157,7 +157,12 @@ export class TlsFront {
         this.onThread?.(worker, restart);
         this.#settle();
       } else if ('acceptError' in m) {
-        this.log.warn(m.acceptError, 'the TLS front could not accept connections (out of file descriptors?)');
+        this.log.warn(m.acceptError, 'the TLS front could not accept connections');
+      } else if ('openFilesFull' in m) {
+        this.log.warn(
+          m.openFilesFull,
+          `open files at the limit (${m.openFilesFull.open} of ${m.openFilesFull.limit}): new connections are closed as they arrive; raise RLIMIT_NOFILE above limits.maxConnections + ${SPARE_DESCRIPTORS} (ulimit -n, or LimitNOFILE= in a systemd unit)`,
+        );
       } else {
         const opts = this.#opts as TlsFrontOptions;
         const e = Object.assign(new Error(m.listenError.message), { code: m.listenError.code });

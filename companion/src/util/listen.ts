@@ -52,8 +52,9 @@ export function readOpenFilesLimit(file = '/proc/self/limits'): number | undefin
 
 /**
  * What to tell an operator whose open-files limit is below the fleet: each device connection
- * is a descriptor, and past the limit the TLS front cannot accept (EMFILE) and the devices
- * are refused. Node raises the soft limit to the hard one at start, so this is the hard one.
+ * is a descriptor, and past the limit the devices are turned away (tls-front/descriptors.ts
+ * says when that happens). Node raises the soft limit to the hard one at start, so this is
+ * the hard one.
  */
 export function openFilesAdvice(limit: number | undefined, maxConnections: number): string | undefined {
   const needed = maxConnections + SPARE_DESCRIPTORS;
