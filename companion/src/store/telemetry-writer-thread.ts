@@ -4,6 +4,7 @@
  * that wait no longer stalls the event loop that serves every device (telemetry-writer.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { KeptThread } from '../util/kept-thread.ts';
 import { startTsThread } from '../util/ts-thread.ts';
 import { openDatabase } from './db.ts';
 import { addCount, noRetention, type RetentionCount, type RetentionPolicy, RetentionSweep } from './retention.ts';
@@ -53,25 +54,37 @@ const db = openDatabase(opts.file, { integrity: 'skip' });
 db.pragma('wal_autocheckpoint = 32000');
 const CHECKPOINT_EVERY_MS = 500;
 const WAL_REWIND_FRAMES = 8000;
-const checkpointer = startTsThread(new URL('./wal-checkpoint-thread.ts', import.meta.url), {
-  file: opts.file,
-  everyMs: CHECKPOINT_EVERY_MS,
-} satisfies CheckpointOptions);
-checkpointer.on('message', (m: CheckpointReply) => {
+// Should the thread end, another is started (KeptThread); meanwhile the backstop above
+// bounds the WAL.
+const checkpointer = new KeptThread(
+  () => {
+    const w = startTsThread(new URL('./wal-checkpoint-thread.ts', import.meta.url), {
+      file: opts.file,
+      everyMs: CHECKPOINT_EVERY_MS,
+    } satisfies CheckpointOptions);
+    w.on('message', checkpointed);
+    w.on('error', (e) => post({ type: 'maintenance-failed', message: `WAL checkpoint thread: ${e.message}` }));
+    return w;
+  },
+  {
+    ended: (code, retryInMs) =>
+      post({
+        type: 'maintenance-failed',
+        message: `WAL checkpoint thread ended (exit code ${code}); another starts in ${retryInMs / 1000} s`,
+      }),
+  },
+);
+function checkpointed(m: CheckpointReply): void {
   if (m.type === 'failed') post({ type: 'maintenance-failed', message: `WAL checkpoint: ${m.message}` });
-  if (m.type !== 'passed' || !m.complete || m.frames < WAL_REWIND_FRAMES) return;
+  if (m.type !== 'passed') return;
+  checkpointer.healthy();
+  if (!m.complete || m.frames < WAL_REWIND_FRAMES) return;
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (e) {
     post({ type: 'maintenance-failed', message: `WAL checkpoint: ${(e as Error).message}` });
   }
-});
-// Should it end, the backstop above still bounds the WAL.
-checkpointer.on('error', (e) => post({ type: 'maintenance-failed', message: `WAL checkpoint thread: ${e.message}` }));
-let checkpointerRunning = true;
-checkpointer.on('exit', () => {
-  checkpointerRunning = false;
-});
+}
 // The devices table's RSSI column is for people: a value up to 2 s old is as good, and
 // writing it at most that often saves a page per sample (telemetry.ts). Samples move from
 // telemetry_recent to telemetry once it holds 100,000 (about 10 MB; tens of samples per
@@ -184,9 +197,7 @@ port.on('message', (m: WriterRequest) => {
       post({ type: 'closed' });
       port.close();
     };
-    if (!checkpointerRunning) return done();
-    checkpointer.once('exit', done);
-    checkpointer.postMessage('close');
+    void checkpointer.stop((w) => w.postMessage('close')).then(done);
     return;
   }
   try {
