@@ -19,8 +19,11 @@ export interface GatewayProcess {
   /** The device endpoint (wss://…/v1/device). */
   url: string;
   ca: Buffer;
+  /** What it printed (stdout: the banner, the stop) so far. */
+  out(): string;
   /** Its log (stderr) so far. */
   log(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export async function startGatewayProcess(
@@ -44,8 +47,11 @@ export async function startGatewayProcess(
   proc.stderr?.on('data', (d) => {
     err += String(d);
   });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out}${err}`)), 30_000);
     proc.stdout?.on('data', (d) => {
       out += String(d);
       const m = /devices:\s+(wss:\/\/\S+)/.exec(out);
@@ -57,5 +63,5 @@ export async function startGatewayProcess(
     proc.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${err}`)));
   });
   const caPath = /dev CA:\s+(\S+)/.exec(out)?.[1] as string;
-  return { proc, url, ca: readFileSync(caPath), log: () => err };
+  return { proc, url, ca: readFileSync(caPath), out: () => out, log: () => err, exited };
 }

@@ -4,22 +4,18 @@
  * way, says so, and the process they started still stands for it: signals reach it, it
  * ends with the gateway's status, and killing it ends the gateway too.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocatorState } from '../src/util/allocator.ts';
 import { GATEWAY_NODE_FLAGS, relaunchPlan, v8Option, youngGenerationMb } from '../src/util/relaunch.ts';
+import { startGatewayProcess } from './gateway-process.ts';
 import { tempDir } from './helpers.ts';
 
-const KILN = fileURLToPath(new URL('../../cli/bin/kiln.js', import.meta.url));
-const procs: ChildProcess[] = [];
 const dirs: { remove(): void }[] = [];
 /** The relaunched gateways seen, killed at the end should a test fail before they stop. */
 const gateways: number[] = [];
 
 afterAll(() => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   for (const pid of gateways) if (alive(pid)) process.kill(pid, 'SIGKILL');
   for (const d of dirs) d.remove();
 });
@@ -42,31 +38,15 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
-/** `kiln gateway` as an operator starts it; resolves once its banner is out. */
+/** `kiln gateway` as an operator starts it, and the pid its banner names (the relaunched one). */
 async function startGateway(env: NodeJS.ProcessEnv = {}) {
   const dir = tempDir();
   dirs.push(dir);
-  const proc = spawn(
-    process.execPath,
-    [KILN, 'gateway', '--data-dir', dir.dir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_LOG_LEVEL: 'warn', ...env } },
-  );
-  procs.push(proc);
-  const io = { out: '', err: '' };
-  proc.stdout?.on('data', (d) => {
-    io.out += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    io.err += String(d);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await until('the banner', () => /runtime:\s+pid (\d+),/.test(io.out) || proc.exitCode !== null, 30_000);
-  const pid = Number(/runtime:\s+pid (\d+),/.exec(io.out)?.[1]);
-  if (!pid) throw new Error(`gateway did not start: ${io.out}${io.err}`);
+  const g = await startGatewayProcess(dir.dir, { env });
+  const pid = Number(/runtime:\s+pid (\d+),/.exec(g.out())?.[1]);
+  if (!pid) throw new Error(`gateway did not start: ${g.out()}${g.log()}`);
   gateways.push(pid);
-  return { proc, pid, io, exited };
+  return { ...g, pid };
 }
 
 describe('relaunchPlan', () => {
@@ -132,22 +112,22 @@ describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', (
     expect(g.pid).not.toBe(g.proc.pid);
     const cmdline = readFileSync(`/proc/${g.pid}/cmdline`, 'utf8').split('\0');
     for (const flag of GATEWAY_NODE_FLAGS) expect(cmdline).toContain(flag);
-    expect(g.io.out).toMatch(/runtime:\s+pid \d+, young generation 64 MiB per semi-space, memory reducer off,/);
+    expect(g.out()).toMatch(/runtime:\s+pid \d+, young generation 64 MiB per semi-space, memory reducer off,/);
     const lib = allocatorState()?.library;
     // jemalloc is in the gateway's memory exactly when the system has it.
     expect(readFileSync(`/proc/${g.pid}/maps`, 'utf8').includes('libjemalloc')).toBe(lib !== undefined);
-    expect(g.io.out).toContain(lib ? ', jemalloc' : ', system allocator');
+    expect(g.out()).toContain(lib ? ', jemalloc' : ', system allocator');
     g.proc.kill('SIGTERM');
-    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
-    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(await g.exited, `stdout:\n${g.out()}\nstderr:\n${g.log()}`).toEqual({ code: 0, signal: null });
+    expect(g.out()).toContain('kiln gateway: stopped');
     expect(alive(g.pid)).toBe(false);
   }, 60_000);
 
   it('stops the gateway cleanly once on SIGINT (Ctrl+C)', async () => {
     const g = await startGateway();
     g.proc.kill('SIGINT');
-    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
-    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(await g.exited, `stdout:\n${g.out()}\nstderr:\n${g.log()}`).toEqual({ code: 0, signal: null });
+    expect(g.out()).toContain('kiln gateway: stopped');
     expect(alive(g.pid)).toBe(false);
   }, 60_000);
 
@@ -155,8 +135,8 @@ describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', (
     const g = await startGateway();
     process.kill(g.pid, 'SIGTERM');
     g.proc.kill('SIGTERM');
-    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
-    expect(g.io.out).toContain('kiln gateway: stopped');
+    expect(await g.exited, `stdout:\n${g.out()}\nstderr:\n${g.log()}`).toEqual({ code: 0, signal: null });
+    expect(g.out()).toContain('kiln gateway: stopped');
     expect(alive(g.pid)).toBe(false);
   }, 60_000);
 
@@ -165,14 +145,14 @@ describe.skipIf(!existsSync('/proc/self/cmdline'))('kiln gateway, relaunched', (
     g.proc.kill('SIGKILL');
     await g.exited;
     await until('the relaunched gateway to end', () => !alive(g.pid));
-    expect(g.io.out).not.toContain('kiln gateway: stopped');
+    expect(g.out()).not.toContain('kiln gateway: stopped');
   }, 60_000);
 
   it('runs in the process it was started in with KILN_GATEWAY_RELAUNCH=0', async () => {
     const g = await startGateway({ KILN_GATEWAY_RELAUNCH: '0' });
     expect(g.pid).toBe(g.proc.pid);
-    expect(g.io.out).toContain("Node's default young generation");
+    expect(g.out()).toContain("Node's default young generation");
     g.proc.kill('SIGTERM');
-    expect(await g.exited, `stdout:\n${g.io.out}\nstderr:\n${g.io.err}`).toEqual({ code: 0, signal: null });
+    expect(await g.exited, `stdout:\n${g.out()}\nstderr:\n${g.log()}`).toEqual({ code: 0, signal: null });
   }, 60_000);
 });
