@@ -123,7 +123,8 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
           c.rolledUp + c.rollupsDeleted + c.auditDeleted + c.commandsDeleted > 0 && log.info(c, 'retention round done'),
         retentionFailed: (message) =>
           log.error({ message }, 'retention round failed; the next one starts in retention.everyMs'),
-        maintenanceFailed: (message) => log.warn({ message }, 'telemetry writer maintenance failed; retried in 1 s'),
+        maintenanceFailed: (message) =>
+          log.warn({ message }, 'telemetry writer maintenance failed; it runs again on its own'),
         stopped: (err) => log.error({ err }, 'the telemetry writer thread stopped; the next commit starts a new one'),
         started: (thread, restart) =>
           restart && log.warn({ threadId: thread.threadId }, 'telemetry writer thread started again'),
