@@ -8,7 +8,7 @@
 import { request } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { countOpenFiles, DescriptorWatch } from '../src/tls-front/descriptors.ts';
+import { countOpenFiles, DescriptorWatch, tableFull } from '../src/tls-front/descriptors.ts';
 import { startGatewayProcess } from './gateway-process.ts';
 import { tempDir } from './helpers.ts';
 
@@ -41,7 +41,8 @@ function health(port: number, ca: Buffer): Promise<number> {
   });
 }
 
-const NOTICE = /open files at the limit \(\d+ of 256\): new connections are closed as they arrive; raise RLIMIT_NOFILE/;
+const NOTICE =
+  /open files at the limit \(256, \d+ of them connections on the device port\): new connections are closed as they arrive; raise RLIMIT_NOFILE/;
 const notices = (log: string) => log.split('\n').filter((l) => NOTICE.test(l));
 
 describe('open-files limit reached', () => {
@@ -57,7 +58,7 @@ describe('open-files limit reached', () => {
     }
     await expect.poll(() => notices(gw.log()).length, { timeout: 5000 }).toBeGreaterThan(0);
     const line = notices(gw.log())[0] as string;
-    expect(JSON.parse(line)).toMatchObject({ level: 40, limit: 256, open: expect.any(Number) });
+    expect(JSON.parse(line)).toMatchObject({ level: 40, limit: 256, connections: expect.any(Number) });
     // Said once, not once per connection turned away.
     expect(notices(gw.log())).toHaveLength(1);
 
@@ -68,55 +69,62 @@ describe('open-files limit reached', () => {
 });
 
 describe('DescriptorWatch', () => {
-  /** A watch over a process whose descriptor count the test sets; the notices it gives. */
+  /** A watch over a table the test fills and empties; the notices it gives (connections held). */
   function watch(limit: number, baseline: number) {
-    const proc = { open: baseline, reads: 0 };
+    const table = { full: false, probes: 0 };
     const said: number[] = [];
     const w = new DescriptorWatch(
       limit,
-      (open) => said.push(open),
+      (connections) => said.push(connections),
       () => {
-        proc.reads++;
-        return proc.open;
+        table.probes++;
+        return table.full;
       },
+      baseline,
     );
-    proc.reads = 0;
-    return { w, proc, said };
+    return { w, table, said };
   }
 
-  it('reads the process count only near the limit, and at most once a second', () => {
-    const { w, proc } = watch(1000, 100);
+  it('asks the table on accepts only near the limit, on the timer always, at most once a second', () => {
+    const { w, table, said } = watch(1000, 100);
     for (let i = 0; i < 800; i++) w.opened(i); // 900 of 1000: not near yet
-    expect(proc.reads).toBe(0);
-    for (let i = 0; i < 100; i++) w.opened(1000 + i); // near: one read in that second
-    expect(proc.reads).toBe(1);
+    expect(table.probes).toBe(0);
+    for (let i = 0; i < 100; i++) w.opened(1000 + i); // near: one probe in that second
+    expect(table.probes).toBe(1);
     w.check(2200);
-    expect(proc.reads).toBe(2);
-    for (let i = 0; i < 100; i++) w.closed();
-    w.check(4000);
-    expect(proc.reads).toBe(2);
+    expect(table.probes).toBe(2);
+    w.check(2500);
+    expect(table.probes).toBe(2);
+    // Far from the limit by the front's count, but the table is full (another listener's
+    // clients): the timer's probe says so.
+    for (let i = 0; i < 500; i++) w.closed();
+    table.full = true;
+    w.opened(4000);
+    expect(table.probes).toBe(2);
+    w.check(5000);
+    expect(said).toEqual([401]);
   });
 
   it('says a full table at once, again every 30 s while it lasts, and at once when it fills again', () => {
-    const { w, proc, said } = watch(256, 200);
-    proc.open = 256;
+    const { w, table, said } = watch(256, 200);
+    table.full = true;
     for (let i = 0; i < 56; i++) w.opened(0);
-    expect(said).toEqual([256]);
+    expect(said).toEqual([1]);
     w.check(5000);
     w.check(25_000);
     expect(said).toHaveLength(1);
     w.check(30_000);
-    expect(said).toHaveLength(2);
-    proc.open = 200; // devices left
+    expect(said).toEqual([1, 56]);
+    table.full = false; // devices left
     w.check(35_000);
-    proc.open = Number.POSITIVE_INFINITY; // not even the count could open its directory
+    table.full = true;
     w.check(40_000);
-    expect(said).toEqual([256, 256, 256]);
+    expect(said).toEqual([1, 56, 56]);
   });
 
-  it('counts this process', () => {
-    const n = countOpenFiles();
-    expect(n).toBeGreaterThan(3);
+  it('counts and probes this process', () => {
+    expect(countOpenFiles()).toBeGreaterThan(3);
     expect(countOpenFiles('/nonexistent/fd')).toBeUndefined();
+    expect(tableFull()).toBe(false);
   });
 });

@@ -19,8 +19,8 @@ export type FrontNotice =
   | { listenError: { code: string | undefined; message: string } }
   /** Accepting failed `count` times since the last notice; one a second at most. */
   | { acceptError: { message: string; count: number } }
-  /** The process holds `open` descriptors of `limit`: connections are turned away (descriptors.ts). */
-  | { openFilesFull: { open: number; limit: number } };
+  /** No descriptor is left of `limit`, with `connections` held here: connections are turned away (descriptors.ts). */
+  | { openFilesFull: { connections: number; limit: number } };
 
 /** Messages besides batches: loop → thread. */
 export type FrontCommand =
@@ -144,8 +144,8 @@ let acceptNoticeAt = 0;
 function watchDescriptors(srv: Server): void {
   const limit = readOpenFilesLimit();
   if (limit === undefined || !Number.isFinite(limit)) return;
-  const watch = new DescriptorWatch(limit, (open, max) =>
-    port.postMessage({ openFilesFull: { open, limit: max } } satisfies FrontNotice),
+  const watch = new DescriptorWatch(limit, (connections, max) =>
+    port.postMessage({ openFilesFull: { connections, limit: max } } satisfies FrontNotice),
   );
   srv.on('connection', (raw: Socket) => {
     watch.opened();

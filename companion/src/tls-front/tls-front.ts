@@ -161,7 +161,7 @@ export class TlsFront {
       } else if ('openFilesFull' in m) {
         this.log.warn(
           m.openFilesFull,
-          `open files at the limit (${m.openFilesFull.open} of ${m.openFilesFull.limit}): new connections are closed as they arrive; raise RLIMIT_NOFILE above limits.maxConnections + ${SPARE_DESCRIPTORS} (ulimit -n, or LimitNOFILE= in a systemd unit)`,
+          `open files at the limit (${m.openFilesFull.limit}, ${m.openFilesFull.connections} of them connections on the device port): new connections are closed as they arrive; raise RLIMIT_NOFILE above limits.maxConnections + ${SPARE_DESCRIPTORS} (ulimit -n, or LimitNOFILE= in a systemd unit)`,
         );
       } else {
         const opts = this.#opts as TlsFrontOptions;
