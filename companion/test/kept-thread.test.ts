@@ -50,12 +50,12 @@ describe('KeptThread', () => {
       );
     }
     // The fifth runs; it works, so its end is retried after the first delay again.
-    await expect.poll(() => starts.length).toBe(5);
+    await expect.poll(() => starts.length, { timeout: 5000 }).toBe(5);
     expect(starts).toEqual([false, true, true, true, true]);
     k.healthy();
     codes = [7];
     await k.worker?.terminate();
-    await expect.poll(() => ends.length).toBe(5);
+    await expect.poll(() => ends.length, { timeout: 5000 }).toBe(5);
     expect(ends[4]).toMatchObject({ code: 1, retryInMs: 50 });
     await expect.poll(() => ends.length, { timeout: 5000 }).toBe(6);
     expect(ends[5]).toMatchObject({ code: 7, retryInMs: 100 });
@@ -84,7 +84,7 @@ describe('KeptThread', () => {
       { started: (_w, restart) => starts.push(restart) },
       { firstMs: 100, maxMs: 100 },
     );
-    await expect.poll(() => k.worker).toBeUndefined();
+    await expect.poll(() => k.worker, { timeout: 5000 }).toBeUndefined();
     await k.stop();
     await new Promise((r) => setTimeout(r, 200));
     expect(starts).toEqual([false]);
