@@ -283,7 +283,15 @@ describe('audit: revoke and logout paths', () => {
     const d = await TestDevice.connect(t.gw, t.ca, 'au-revoke', k.priv);
     d.hello('au-revoke');
     await d.next('welcome');
+    // The device reads nothing for now, so its session waits in the close handshake: it is
+    // offline all the same from the moment it is revoked.
+    d.ws.pause();
     await call('POST', '/api/v1/devices/au-revoke/revoke', { key: admin });
+    expect((await call('GET', '/api/v1/devices/au-revoke', { key: admin })).body).toMatchObject({
+      state: 'revoked',
+      online: false,
+    });
+    d.ws.resume();
     expect(await d.closed()).toBe(CloseCode.REVOKED);
     const token = await signDeviceToken(k.priv, { deviceId: 'au-revoke', audience: t.gw.audiences[0] as string });
     expect(await refusedHandshake(t.gw.deviceUrl, ['kiln.v1', `kiln.jwt.${token}`], t.ca)).toMatchObject({

@@ -29,6 +29,6 @@ export function effectiveConfig(
  */
 export function sendConfig(sessions: SessionRegistry, deviceId: string, cfg: EffectiveConfig): boolean {
   const session = sessions.get(deviceId);
-  if (!session?.ready || session.closed) return false;
+  if (!session?.live) return false;
   return session.send({ type: 'config', telemetrySec: cfg.telemetrySec, heartbeatSec: cfg.heartbeatSec });
 }

@@ -18,6 +18,10 @@ export class Session {
   highestSeq = -1;
   ready = false;
   closed = false;
+  /** Said hello and not closing: what an operator is shown as online (a closing one is not). */
+  get live(): boolean {
+    return this.ready && !this.closed;
+  }
   lastSeenAt = Date.now();
   /** Ping/pong: set on pong, cleared on each ping round. */
   alive = true;
