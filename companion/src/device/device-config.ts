@@ -29,6 +29,6 @@ export function effectiveConfig(
  */
 export function sendConfig(sessions: SessionRegistry, deviceId: string, cfg: EffectiveConfig): boolean {
   const session = sessions.get(deviceId);
-  if (!session?.live) return false;
+  if (!session?.online) return false;
   return session.send({ type: 'config', telemetrySec: cfg.telemetrySec, heartbeatSec: cfg.heartbeatSec });
 }

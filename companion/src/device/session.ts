@@ -19,7 +19,7 @@ export class Session {
   ready = false;
   closed = false;
   /** Said hello and not closing: what an operator is shown as online (a closing one is not). */
-  get live(): boolean {
+  get online(): boolean {
     return this.ready && !this.closed;
   }
   lastSeenAt = Date.now();

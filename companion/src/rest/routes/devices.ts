@@ -90,7 +90,7 @@ export function devicesRouter(d: RestDeps, limits: RestLimits): Router {
   const audit = (req: Request, res: Response, action: string, target: string, detail?: unknown) =>
     store.audit.record({ actor: keyOf(res).id, action, target, detail, ...(req.ip ? { ip: req.ip } : {}) });
   // A session being closed (revoked, say) no longer counts: its close handshake may take a while.
-  const online = (row: DeviceRow) => row.state === 'online' || d.sessions.get(row.id)?.live === true;
+  const online = (row: DeviceRow) => row.state === 'online' || d.sessions.get(row.id)?.online === true;
   const show = (row: DeviceRow, isOnline: boolean) => view(row, isOnline, d.config.limits);
   const get = (id: string) => {
     const row = store.devices.get(id);
