@@ -78,6 +78,22 @@ describe('KeptThread', () => {
     expect(k.worker).toBeUndefined();
   });
 
+  it('stops a thread that does not answer when asked: it is ended after giveUpMs', async () => {
+    // Busy for good: it never reads its messages.
+    const k = new KeptThread(() => new Worker('for (;;) {}', { eval: true }), {}, { firstMs: 10, maxMs: 10 });
+    const w = k.worker as Worker;
+    await new Promise((r) => w.once('online', r));
+    const started = Date.now();
+    let exitCode: number | undefined;
+    w.once('exit', (code) => {
+      exitCode = code;
+    });
+    await k.stop((t) => t.postMessage('close'), 200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(exitCode).toBe(1);
+    expect(k.worker).toBeUndefined();
+  });
+
   it('stops between an end and the next start: none starts', async () => {
     const starts: boolean[] = [];
     const k = new KeptThread(

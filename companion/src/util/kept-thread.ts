@@ -56,16 +56,23 @@ export class KeptThread {
 
   /**
    * Ends the thread and starts no other. `ask` tells it to finish its work and exit; without
-   * it the thread is terminated. Resolves once it has exited.
+   * it the thread is terminated, and so is one that has not exited `giveUpMs` after it was
+   * asked (a shutdown must not wait on a thread that does not answer). Resolves once it has exited.
    */
-  async stop(ask?: (worker: Worker) => void): Promise<void> {
+  async stop(ask?: (worker: Worker) => void, giveUpMs = 5000): Promise<void> {
     this.#stopped = true;
     if (this.#retry) clearTimeout(this.#retry);
     const w = this.#worker;
     if (!w) return;
     const exited = new Promise((resolve) => w.once('exit', resolve));
-    if (ask) ask(w);
-    else await w.terminate();
+    if (!ask) {
+      await w.terminate();
+      await exited;
+      return;
+    }
+    ask(w);
+    const timer = setTimeout(() => void w.terminate(), giveUpMs);
     await exited;
+    clearTimeout(timer);
   }
 }
