@@ -47,7 +47,7 @@ export class DescriptorWatch {
    * brokers); `full(connections, limit)` is told when the table is full.
    */
   constructor(
-    readonly limit: number,
+    private readonly limit: number,
     private readonly full: (connections: number, limit: number) => void,
     private readonly probe: () => boolean | undefined = tableFull,
     private readonly baseline = countOpenFiles() ?? 0,
