@@ -1,7 +1,8 @@
 /**
  * coalesceWrites on real loopback sockets: what aedes writes to an MQTT client arrives whole
- * and in order, in one write a turn; a peer that stops reading makes write() say so and
- * 'drain' come as on a plain socket; a refusal written just before destroy() still arrives.
+ * and in order, in one write a turn; a peer that stops reading is dropped once maxWaiting
+ * bytes wait for it, and write() never asks the writer to wait; a refusal written just
+ * before destroy() still arrives.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +16,9 @@ afterEach(() => {
 });
 
 /** A connected pair: `ours` coalesced (the broker's side), `peer` the client's. */
-async function pair(maxBytes?: number): Promise<{ ours: Socket; peer: Socket; writes: () => number }> {
+async function pair(
+  opts: { maxBytes?: number; maxWaiting?: number } = {},
+): Promise<{ ours: Socket; peer: Socket; writes: () => number; behind: number[] }> {
   const server = createServer();
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -31,8 +34,9 @@ async function pair(maxBytes?: number): Promise<{ ours: Socket; peer: Socket; wr
     count++;
     return (write as (...a: unknown[]) => boolean).apply(this, args);
   } as typeof ours.write;
-  coalesceWrites(ours, maxBytes);
-  return { ours, peer, writes: () => count };
+  const behind: number[] = [];
+  coalesceWrites(ours, { maxWaiting: 64 * 1024 * 1024, ...opts, behind: (n) => behind.push(n) });
+  return { ours, peer, writes: () => count, behind };
 }
 
 function received(peer: Socket, bytes: number): Promise<Buffer> {
@@ -66,7 +70,7 @@ describe('coalesceWrites', () => {
   });
 
   it('goes out at maxBytes without waiting for the turn, and takes a piece larger than that whole', async () => {
-    const { ours, peer, writes } = await pair(1024);
+    const { ours, peer, writes } = await pair({ maxBytes: 1024 });
     const small = Buffer.alloc(600, 1);
     const large = Buffer.alloc(5000, 2);
     const got = received(peer, 600 * 2 + 5000);
@@ -87,25 +91,40 @@ describe('coalesceWrites', () => {
     expect((await got).toString()).toBe('abc');
   });
 
-  it('says false while a peer that stops reading holds it back, then drains', async () => {
-    const { ours, peer } = await pair();
+  it('drops a peer that stops reading once maxWaiting bytes wait for it, never asking to wait', async () => {
+    const maxWaiting = 1024 * 1024;
+    const { ours, peer, behind } = await pair({ maxWaiting });
     peer.pause();
+    const closed = new Promise((r) => ours.once('close', r));
     const piece = Buffer.alloc(16 * 1024, 7);
-    let accepted = 0;
-    // Written turn by turn, as aedes does, until write() asks to wait.
-    for (let turn = 0; turn < 2000; turn++) {
-      if (!ours.write(piece)) break;
-      accepted++;
+    let turns = 0;
+    // Written turn by turn, as aedes does, far past what the kernel buffers and maxWaiting hold.
+    for (; turns < 4000 && !ours.destroyed; turns++) {
+      expect(ours.write(piece)).toBe(true);
       await new Promise((r) => setTimeout(r, 0));
     }
-    expect(accepted).toBeLessThan(2000);
-    expect(ours.writableNeedDrain).toBe(true);
-    const drained = new Promise((r) => ours.once('drain', r));
-    const total = (accepted + 1) * piece.length;
+    expect(ours.destroyed).toBe(true);
+    expect(turns).toBeLessThan(4000);
+    expect(behind).toHaveLength(1);
+    expect(behind[0]).toBeGreaterThan(maxWaiting);
+    await closed;
+    // What comes after the drop goes nowhere, without an error.
+    expect(ours.write(piece)).toBe(true);
+  });
+
+  it('keeps a peer that reads, however much passes through it', async () => {
+    const { ours, peer, behind } = await pair({ maxWaiting: 256 * 1024 });
+    const piece = Buffer.alloc(16 * 1024, 9);
+    const total = 400 * piece.length;
     const got = received(peer, total);
-    peer.resume();
-    await drained;
+    for (let turn = 0; turn < 400; turn++) {
+      ours.write(piece);
+      // Reads keep up: a turn for the peer to read between writes.
+      await new Promise((r) => setImmediate(r));
+    }
     expect((await got).length).toBe(total);
+    expect(behind).toEqual([]);
+    expect(ours.destroyed).toBe(false);
   });
 
   it('sends what waits before destroy() and end()', async () => {

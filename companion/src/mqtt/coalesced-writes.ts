@@ -6,25 +6,40 @@ import type { Socket } from 'node:net';
  * (header, length, topic length, topic, id, payload): at 20,000 telemetry messages/s that was
  * 120,000 writes a second through the socket's stream machinery, then one writev of thousands
  * of pieces a turn, 11 % of the event loop's time (profiled, one subscriber). The pieces are
- * copied into one buffer instead, written once the turn ends, 64 KiB are waiting, or the
- * socket is ended or destroyed. What aedes sees is unchanged: write's return value (false
- * while the socket needs to drain) and 'drain'.
+ * copied into one buffer instead, written once the turn ends, `maxBytes` are waiting, or the
+ * socket is ended or destroyed.
+ *
+ * A client that reads slower than it is sent to is dropped once `maxWaiting` bytes wait for it
+ * (`behind` is told first), as a slow consumer. write() never asks aedes to wait: aedes would
+ * hold each delivery to that client until it drained, and with them the publishes they belong
+ * to, so one frozen subscriber stalled every other one for its 10 s drain timeout.
  */
-export function coalesceWrites(socket: Socket, maxBytes = 64 * 1024): void {
+export function coalesceWrites(
+  socket: Socket,
+  opts: { maxBytes?: number; maxWaiting: number; behind: (waitingBytes: number) => void },
+): void {
+  const { maxBytes = 64 * 1024, maxWaiting, behind } = opts;
   const write = socket.write.bind(socket) as (chunk: Buffer, cb?: (err?: Error | null) => void) => boolean;
   let buf = Buffer.allocUnsafe(maxBytes);
   let used = 0;
   let scheduled = false;
-  const flush = (cb?: (err?: Error | null) => void): boolean => {
+  const flush = (cb?: (err?: Error | null) => void): void => {
     if (used === 0) {
       if (cb) process.nextTick(cb);
-      return !socket.writableNeedDrain;
+      return;
     }
     const out = buf.subarray(0, used);
     // The socket keeps the chunk until it is sent: the next ones go into a fresh buffer.
     buf = Buffer.allocUnsafe(maxBytes);
     used = 0;
-    return write(out, cb);
+    write(out, cb);
+  };
+  const dropIfBehind = () => {
+    const waiting = socket.writableLength + used;
+    if (waiting <= maxWaiting) return;
+    behind(waiting);
+    used = 0;
+    socket.destroy();
   };
   const flushSoon = () => {
     scheduled = false;
@@ -32,6 +47,8 @@ export function coalesceWrites(socket: Socket, maxBytes = 64 * 1024): void {
   };
   socket.write = function (this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown) {
     if (typeof encoding === 'function') cb = encoding;
+    // Dropped (or closing): aedes learns it from 'close'; what it still writes goes nowhere.
+    if (socket.destroyed) return true;
     const bytes =
       typeof chunk === 'string'
         ? typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8'
@@ -41,21 +58,26 @@ export function coalesceWrites(socket: Socket, maxBytes = 64 * 1024): void {
     // At most 3 bytes per UTF-16 unit: the room a string needs, without encoding it twice.
     const room = typeof bytes === 'string' ? bytes.length * 3 : bytes.byteLength;
     if (used + room > maxBytes) flush();
-    if (room > maxBytes) return write(typeof bytes === 'string' ? Buffer.from(bytes) : (bytes as Buffer), cb as never);
+    if (room > maxBytes) {
+      write(typeof bytes === 'string' ? Buffer.from(bytes) : (bytes as Buffer), cb as never);
+      dropIfBehind();
+      return true;
+    }
     if (typeof bytes === 'string') used += buf.write(bytes, used);
     else {
       buf.set(bytes, used);
       used += room;
     }
     // A callback is called once its bytes are written: they go now.
-    if (typeof cb === 'function' || used >= maxBytes) return flush(cb as never);
-    if (!scheduled) {
+    if (typeof cb === 'function' || used >= maxBytes) flush(cb as never);
+    else if (!scheduled) {
       scheduled = true;
       // Not setImmediate: deliveries are written from immediates, and one queued from there
       // runs only after the next poll phase; a 0 ms timer runs as soon as this turn ends.
       setTimeout(flushSoon, 0);
     }
-    return !socket.writableNeedDrain;
+    dropIfBehind();
+    return true;
   } as typeof socket.write;
   // aedes destroys the socket right after writing a refusal (CONNACK with an error code);
   // what is still waiting must go out first, as it would have without this.
