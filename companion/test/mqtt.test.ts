@@ -1,9 +1,9 @@
 /** The embedded aedes broker: API-key logins, ACLs, telemetry and status published, commands round trip. */
 import { createRequire } from 'node:module';
 import { topics } from '@kiln/protocol';
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connect, connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDevice, startTestGateway, TestDevice } from './helpers.ts';
+import { onlineDevice, registerDevice, startTestGateway, TestDevice } from './helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
 let url: string;
@@ -97,6 +97,42 @@ describe('MQTT (embedded aedes)', () => {
     await expect(c.subscribeAsync('#')).rejects.toThrow();
     const granted = await c.subscribeAsync('kiln/v1/+/telemetry');
     expect(granted.map((g) => g.qos)).toEqual([0]);
+  });
+
+  it('gives a client that asks for a persistent session a clean one: nothing is kept while it is away', async () => {
+    const key = t.gw.store.apiKeys.create('away', 'read').key;
+    const opts = { username: 'op', password: key, clientId: 'away-1', clean: false, reconnectPeriod: 0 };
+    /** Connects, answering the client and whether its CONNACK said a session was present. */
+    const connectPersistent = () =>
+      new Promise<{ c: MqttClient; sessionPresent: boolean }>((resolve, reject) => {
+        const c = connect(url, opts);
+        clients.push(c);
+        c.once('connect', (ack) => resolve({ c, sessionPresent: ack.sessionPresent }));
+        c.once('error', reject);
+      });
+    const first = await connectPersistent();
+    expect(first.sessionPresent).toBe(false);
+    await first.c.subscribeAsync(topics.telemetry('mq-away'), { qos: 1 });
+    await first.c.endAsync();
+    // Telemetry flows while it is away; a broker that queued it for the session would keep
+    // every message in memory, without bound, until it came back.
+    const d = await onlineDevice(t.gw, t.ca, 'mq-away');
+    for (let i = 0; i < 20; i++) {
+      d.send({ type: 'telemetry', ts: 1000 + i, metrics: { temp: i } });
+      await d.next('ack');
+    }
+    const back = await connectPersistent();
+    expect(back.sessionPresent).toBe(false);
+    const got: string[] = [];
+    back.c.on('message', (topic) => got.push(topic));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([]);
+    // Subscribed again, as a client does when no session was present, it gets what comes now.
+    await back.c.subscribeAsync(topics.telemetry('mq-away'), { qos: 1 });
+    const next = nextMessage(back.c, (tp) => tp === topics.telemetry('mq-away'));
+    d.send({ type: 'telemetry', ts: 2000, metrics: { temp: 99 } });
+    expect((await next).body).toMatchObject({ metrics: { temp: 99 } });
+    d.close();
   });
 
   it('an operate key commands a device over MQTT and gets its result (round trip)', async () => {

@@ -70,6 +70,18 @@ export async function startEmbeddedBroker(opts: {
     drainTimeout: 10_000,
     connectTimeout: 10_000,
     maxTopicLevels: 16,
+    // A client that asks for a persistent session (clean session off) gets a clean one, and
+    // its CONNACK says no session was present, as after a session the server discarded. aedes
+    // keeps a persistent session's QoS 1 messages in memory while it is away, without bound:
+    // a read key and one disconnect could fill the gateway's memory. The store is the record;
+    // what a client missed is read back over REST.
+    preConnect(_client, packet, done) {
+      if (packet.clean === false) {
+        packet.clean = true;
+        opts.log.info({ clientId: packet.clientId }, 'MQTT client asked for a persistent session; it gets a clean one');
+      }
+      done(null, true);
+    },
     authenticate(client, _username, password, done) {
       const ip = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown';
       if (!failures.hit(ip, 0).allowed) return done(authError('too many failed logins', 5), false);
