@@ -15,6 +15,7 @@ import { type ApiKeyRepo, type ApiKeyRow, type Scope, scopeAllows } from '../sto
 import { listenOn } from '../util/listen.ts';
 import { FixedWindowLimiter } from '../util/rate-limit.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
+import { boundPackets } from './packet-bound.ts';
 
 export interface EmbeddedBroker {
   broker: Aedes;
@@ -22,6 +23,12 @@ export interface EmbeddedBroker {
   port: number | undefined;
   close(): Promise<void>;
 }
+
+/**
+ * The largest MQTT packet a client may send: a command (64 KiB of JSON at most, SPEC
+ * limits) with room to spare. Logins, subscriptions and acks are far smaller.
+ */
+export const MAX_PACKET_BYTES = 256 * 1024;
 
 /**
  * Bytes that may wait for one MQTT client before it is dropped as a slow consumer: about 2 s
@@ -112,6 +119,12 @@ export async function startEmbeddedBroker(opts: {
   let port: number | undefined;
   if (opts.listen) {
     server = createServer((socket) => {
+      boundPackets(socket, MAX_PACKET_BYTES, () =>
+        opts.log.warn(
+          { ip: socket.remoteAddress, maxBytes: MAX_PACKET_BYTES },
+          'MQTT connection closed: it sent a packet larger than the gateway takes',
+        ),
+      );
       coalesceWrites(socket, {
         maxWaiting: MAX_WAITING_PER_CLIENT,
         behind: (waitingBytes) =>
