@@ -113,7 +113,8 @@ describe('audit: replay protection (jti cache, per-boot sequence window)', () =>
 // Also bounded: what waits for each MQTT client (a slow one is dropped at
 // MAX_WAITING_PER_CLIENT), in mqtt-stuck-subscriber.test.ts; and nothing is queued for an
 // MQTT client while it is away (no persistent sessions), in mqtt.test.ts; and an MQTT
-// packet's size (MAX_PACKET_BYTES), in packet-bound.test.ts.
+// packet's size (MAX_PACKET_BYTES), in packet-bound.test.ts; MQTT connections and each
+// client's filters, in mqtt-limits.test.ts.
 describe('audit: bounded queues everywhere', () => {
   it('closes a session with 1008 when its send queue would pass sendQueueBytes', async () => {
     const small = await startTestGateway({ limits: { sendQueueBytes: 64 } });

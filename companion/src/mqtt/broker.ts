@@ -31,6 +31,14 @@ export interface EmbeddedBroker {
 export const MAX_PACKET_BYTES = 256 * 1024;
 
 /**
+ * MQTT connections held at once, and topic filters per client: an embedded broker serves a
+ * few consumers (dashboards, bridges, scripts), and each connection holds up to
+ * MAX_PACKET_BYTES and MAX_WAITING_PER_CLIENT; a larger audience belongs on an external broker.
+ */
+export const MAX_CLIENTS = 1000;
+export const MAX_SUBSCRIPTIONS_PER_CLIENT = 256;
+
+/**
  * Bytes that may wait for one MQTT client before it is dropped as a slow consumer: about 2 s
  * of every telemetry message at 20,000 messages/s (coalesced-writes.ts).
  */
@@ -66,6 +74,8 @@ export async function startEmbeddedBroker(opts: {
   log: Logger;
   listen?: { host: string; port: number };
   authFailuresPerMinPerIp: number;
+  /** Connections the listener holds at once (MAX_CLIENTS); more are closed as they arrive. */
+  maxClients?: number;
 }): Promise<EmbeddedBroker> {
   const failures = new FixedWindowLimiter(opts.authFailuresPerMinPerIp, 60_000, 50_000);
   const broker = await Aedes.createBroker({
@@ -111,8 +121,16 @@ export async function startEmbeddedBroker(opts: {
     authorizeSubscribe(client, sub, done) {
       const scope = scopes.get(client);
       // Only Kiln's subtree; `#` alone would include $SYS and anything else on the broker.
-      if (scope && (sub.topic === 'kiln/v1/#' || sub.topic.startsWith('kiln/v1/'))) return done(null, sub);
-      done(null, null);
+      if (!scope || !(sub.topic === 'kiln/v1/#' || sub.topic.startsWith('kiln/v1/'))) return done(null, null);
+      // Each filter is kept in the broker's tree: a client may hold this many (a refused one
+      // gets 0x80 in its SUBACK). Counted as aedes holds them, so one the client has already
+      // is no more, and the filters of one SUBSCRIBE are counted once it is done (a packet holds
+      // a bounded number: MAX_PACKET_BYTES).
+      const held = (client as Client & { subscriptions: Record<string, unknown> }).subscriptions;
+      if (!Object.hasOwn(held, sub.topic) && Object.keys(held).length >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
+        return done(null, null);
+      }
+      done(null, sub);
     },
   });
   let server: Server | undefined;
@@ -138,6 +156,8 @@ export async function startEmbeddedBroker(opts: {
       socket.setNoDelay(true);
       broker.handle(socket);
     });
+    // Past it, Node closes each new connection at once (net.Server maxConnections).
+    server.maxConnections = opts.maxClients ?? MAX_CLIENTS;
     try {
       await listenOn(server, opts.listen, '--mqtt-listen');
     } catch (e) {

@@ -1,0 +1,67 @@
+/**
+ * The embedded broker's bounds on what clients hold (mqtt/broker.ts): connections at once
+ * (MAX_CLIENTS; here 3) and topic filters per client (MAX_SUBSCRIPTIONS_PER_CLIENT).
+ */
+import { connect, connectAsync } from 'mqtt';
+import { afterEach, expect, it } from 'vitest';
+import { MAX_SUBSCRIPTIONS_PER_CLIENT, startEmbeddedBroker } from '../src/mqtt/broker.ts';
+import { type Cleanups, runCleanups, silent, tempStore } from './helpers.ts';
+
+const cleanups: Cleanups = [];
+afterEach(() => runCleanups(cleanups));
+
+async function broker(maxClients?: number) {
+  const { store } = tempStore(cleanups);
+  const b = await startEmbeddedBroker({
+    apiKeys: store.apiKeys,
+    log: silent,
+    listen: { host: '127.0.0.1', port: 0 },
+    authFailuresPerMinPerIp: 100,
+    ...(maxClients ? { maxClients } : {}),
+  });
+  cleanups.push(() => b.close());
+  const key = store.apiKeys.create('c', 'read').key;
+  const login = async () => {
+    const c = await connectAsync(`mqtt://127.0.0.1:${b.port}`, {
+      username: 'op',
+      password: key,
+      reconnectPeriod: 0,
+      connectTimeout: 3000,
+    });
+    cleanups.push(() => c.endAsync(true));
+    return c;
+  };
+  /** 'in' once logged in, 'out' if the connection closed before (mqtt.js' connectAsync would wait). */
+  const tryLogin = () =>
+    new Promise<'in' | 'out'>((resolve) => {
+      const c = connect(`mqtt://127.0.0.1:${b.port}`, { username: 'op', password: key, reconnectPeriod: 0 });
+      cleanups.push(() => c.endAsync(true));
+      c.once('connect', () => resolve('in'));
+      c.once('close', () => resolve('out'));
+      c.on('error', () => undefined);
+    });
+  return { b, login, tryLogin };
+}
+
+it('holds at most maxClients connections; the next is closed before its login, and a freed place is taken again', async () => {
+  const { login, tryLogin } = await broker(3);
+  const held = [await login(), await login(), await login()];
+  expect(await tryLogin()).toBe('out');
+  await held[0]?.endAsync(true);
+  await expect.poll(tryLogin, { timeout: 5000 }).toBe('in');
+});
+
+it('grants a client at most MAX_SUBSCRIPTIONS_PER_CLIENT filters; one it holds may be renewed', async () => {
+  const { login } = await broker();
+  const c = await login();
+  const filters = Array.from({ length: MAX_SUBSCRIPTIONS_PER_CLIENT }, (_, i) => `kiln/v1/dev-${i}/status`);
+  for (let i = 0; i < filters.length; i += 64) {
+    const granted = await c.subscribeAsync(filters.slice(i, i + 64), { qos: 0 });
+    expect(granted.every((g) => g.qos === 0)).toBe(true);
+  }
+  // One more is refused (0x80); one it has is granted again; freeing one makes room.
+  await expect(c.subscribeAsync('kiln/v1/one-more/status')).rejects.toThrow();
+  expect((await c.subscribeAsync(filters[0] as string))[0]?.qos).toBe(0);
+  await c.unsubscribeAsync(filters[1] as string);
+  expect((await c.subscribeAsync('kiln/v1/one-more/status'))[0]?.qos).toBe(0);
+});
