@@ -7,9 +7,8 @@ import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../src/metrics.ts';
 import { Bridge } from '../src/mqtt/bridge.ts';
-import { startEmbeddedBroker } from '../src/mqtt/broker.ts';
 import { AedesBus, type PublishOptions } from '../src/mqtt/bus.ts';
-import { type Cleanups, runCleanups, silent, tempStore } from './helpers.ts';
+import { type Cleanups, runCleanups, silent, tempBroker } from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
@@ -28,14 +27,7 @@ class WatchedBus extends AedesBus {
 }
 
 async function brokerAndBridge(maxInflight: number) {
-  const { store } = tempStore(cleanups);
-  const broker = await startEmbeddedBroker({
-    apiKeys: store.apiKeys,
-    log: silent,
-    listen: { host: '127.0.0.1', port: 0 },
-    authFailuresPerMinPerIp: 100,
-  });
-  cleanups.push(() => broker.close());
+  const { broker, store } = await tempBroker(cleanups);
   const bus = new WatchedBus(broker.broker);
   const bridge = new Bridge(bus, new GatewayMetrics(), silent, { qos: 1, instanceId: 'gw-a', maxInflight });
   return { bus, bridge, broker, key: store.apiKeys.create('watcher', 'read').key };

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { type ConfigInput, resolveConfig } from '../src/config.ts';
 import { type Gateway, startGateway } from '../src/gateway.ts';
+import { startEmbeddedBroker } from '../src/mqtt/broker.ts';
 import { DB_FILE, Store } from '../src/store/index.ts';
 
 export const silent = pino({ level: 'silent' });
@@ -49,6 +50,20 @@ export function tempStore(cleanups: Cleanups): { store: Store; dir: string } {
   cleanups.push(() => t.remove());
   cleanups.push(() => store.close());
   return { store, dir: t.dir };
+}
+
+/** The embedded MQTT broker on loopback (any port) with a temporary store, closed through `cleanups`. */
+export async function tempBroker(cleanups: Cleanups, opts: { maxClients?: number } = {}) {
+  const { store } = tempStore(cleanups);
+  const broker = await startEmbeddedBroker({
+    apiKeys: store.apiKeys,
+    log: silent,
+    listen: { host: '127.0.0.1', port: 0 },
+    authFailuresPerMinPerIp: 100,
+    ...opts,
+  });
+  cleanups.push(() => broker.close());
+  return { broker, store };
 }
 
 export function testConfig(dataDir: string, over: ConfigInput = {}) {

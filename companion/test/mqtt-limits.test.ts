@@ -4,22 +4,14 @@
  */
 import { connect, connectAsync } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
-import { MAX_SUBSCRIPTIONS_PER_CLIENT, startEmbeddedBroker } from '../src/mqtt/broker.ts';
-import { type Cleanups, runCleanups, silent, tempStore } from './helpers.ts';
+import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/mqtt/broker.ts';
+import { type Cleanups, runCleanups, tempBroker } from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
 
 async function broker(maxClients?: number) {
-  const { store } = tempStore(cleanups);
-  const b = await startEmbeddedBroker({
-    apiKeys: store.apiKeys,
-    log: silent,
-    listen: { host: '127.0.0.1', port: 0 },
-    authFailuresPerMinPerIp: 100,
-    ...(maxClients ? { maxClients } : {}),
-  });
-  cleanups.push(() => b.close());
+  const { broker: b, store } = await tempBroker(cleanups, maxClients ? { maxClients } : {});
   const key = store.apiKeys.create('c', 'read').key;
   const login = async () => {
     const c = await connectAsync(`mqtt://127.0.0.1:${b.port}`, {
