@@ -24,15 +24,27 @@ export interface AllocatorState {
   library: string | undefined;
 }
 
-/** undefined where it cannot be told (no /proc: not Linux). */
+let known: { state: AllocatorState | undefined } | undefined;
+
+/**
+ * undefined where it cannot be told (no /proc: not Linux). Read once: what a process has
+ * preloaded does not change, and the start-up summary and the gateway both ask.
+ */
 export function allocatorState(): AllocatorState | undefined {
-  let maps: string;
+  if (known) return known.state;
+  let maps: string | undefined;
   try {
     maps = readFileSync('/proc/self/maps', 'utf8');
   } catch {
-    return undefined;
+    maps = undefined;
   }
-  return { jemalloc: maps.includes('libjemalloc'), library: CANDIDATES.find((p) => existsSync(p)) };
+  known = {
+    state:
+      maps === undefined
+        ? undefined
+        : { jemalloc: maps.includes('libjemalloc'), library: CANDIDATES.find((p) => existsSync(p)) },
+  };
+  return known.state;
 }
 
 /** The start-up advice for `devices` registered devices, or undefined when there is none to give. */
