@@ -53,7 +53,7 @@ export function tempStore(cleanups: Cleanups): { store: Store; dir: string } {
 }
 
 /** The embedded MQTT broker on loopback (any port) with a temporary store, closed through `cleanups`. */
-export async function tempBroker(cleanups: Cleanups, opts: { maxClients?: number } = {}) {
+export async function tempBroker(cleanups: Cleanups, opts: { maxClients?: number; maxClientsPerIp?: number } = {}) {
   const { store } = tempStore(cleanups);
   const broker = await startEmbeddedBroker({
     apiKeys: store.apiKeys,

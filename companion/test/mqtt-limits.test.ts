@@ -1,7 +1,9 @@
 /**
  * The embedded broker's bounds on what clients hold (mqtt/broker.ts): connections at once
- * (MAX_CLIENTS; here 3) and topic filters per client (MAX_SUBSCRIPTIONS_PER_CLIENT).
+ * (MAX_CLIENTS; here 3) and from one address (MAX_CLIENTS_PER_IP; here 2), and topic filters
+ * per client (MAX_SUBSCRIPTIONS_PER_CLIENT).
  */
+import { connect as connectTcp } from 'node:net';
 import { connect, connectAsync } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/mqtt/broker.ts';
@@ -10,8 +12,8 @@ import { type Cleanups, runCleanups, tempBroker } from './helpers.ts';
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
 
-async function broker(maxClients?: number) {
-  const { broker: b, store } = await tempBroker(cleanups, maxClients ? { maxClients } : {});
+async function broker(limits: { maxClients?: number; maxClientsPerIp?: number } = {}) {
+  const { broker: b, store } = await tempBroker(cleanups, limits);
   const key = store.apiKeys.create('c', 'read').key;
   const login = async () => {
     const c = await connectAsync(`mqtt://127.0.0.1:${b.port}`, {
@@ -36,10 +38,25 @@ async function broker(maxClients?: number) {
 }
 
 it('holds at most maxClients connections; the next is closed before its login, and a freed place is taken again', async () => {
-  const { login, tryLogin } = await broker(3);
+  const { login, tryLogin } = await broker({ maxClients: 3 });
   const held = [await login(), await login(), await login()];
   expect(await tryLogin()).toBe('out');
   await held[0]?.endAsync(true);
+  await expect.poll(tryLogin, { timeout: 5000 }).toBe('in');
+});
+
+it('holds at most maxClientsPerIp connections from one address, whatever their state', async () => {
+  const { b, login, tryLogin } = await broker({ maxClientsPerIp: 2 });
+  // One that never logs in takes a place as much as one that did.
+  const silentOne = connectTcp(b.port as number, '127.0.0.1');
+  silentOne.on('error', () => undefined);
+  await new Promise((r) => silentOne.once('connect', r));
+  cleanups.push(() => {
+    silentOne.destroy();
+  });
+  await login();
+  expect(await tryLogin()).toBe('out');
+  silentOne.destroy();
   await expect.poll(tryLogin, { timeout: 5000 }).toBe('in');
 });
 

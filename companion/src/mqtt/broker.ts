@@ -36,6 +36,7 @@ export const MAX_PACKET_BYTES = 256 * 1024;
  * MAX_PACKET_BYTES and MAX_WAITING_PER_CLIENT; a larger audience belongs on an external broker.
  */
 export const MAX_CLIENTS = 1000;
+export const MAX_CLIENTS_PER_IP = 100;
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 256;
 
 /**
@@ -74,8 +75,9 @@ export async function startEmbeddedBroker(opts: {
   log: Logger;
   listen?: { host: string; port: number };
   authFailuresPerMinPerIp: number;
-  /** Connections the listener holds at once (MAX_CLIENTS); more are closed as they arrive. */
+  /** Connections the listener holds at once (MAX_CLIENTS), and from one address (MAX_CLIENTS_PER_IP); more are closed as they arrive. */
   maxClients?: number;
+  maxClientsPerIp?: number;
 }): Promise<EmbeddedBroker> {
   const failures = new FixedWindowLimiter(opts.authFailuresPerMinPerIp, 60_000, 50_000);
   const broker = await Aedes.createBroker({
@@ -136,7 +138,23 @@ export async function startEmbeddedBroker(opts: {
   let server: Server | undefined;
   let port: number | undefined;
   if (opts.listen) {
+    const perIp = new Map<string, number>();
+    const maxPerIp = opts.maxClientsPerIp ?? MAX_CLIENTS_PER_IP;
     server = createServer((socket) => {
+      // One host may not take every place (connections that never log in are held for the
+      // connect timeout): past its share a connection is closed at once.
+      const ip = socket.remoteAddress ?? 'unknown';
+      const held = perIp.get(ip) ?? 0;
+      if (held >= maxPerIp) {
+        socket.destroy();
+        return;
+      }
+      perIp.set(ip, held + 1);
+      socket.once('close', () => {
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n > 0) perIp.set(ip, n);
+        else perIp.delete(ip);
+      });
       boundPackets(socket, MAX_PACKET_BYTES, () =>
         opts.log.warn(
           { ip: socket.remoteAddress, maxBytes: MAX_PACKET_BYTES },
