@@ -186,6 +186,8 @@ describe('live dashboard', () => {
     await page.reload();
     await page.getByRole('heading', { name: 'cfg-dev-1', level: 1 }).waitFor();
     await expect.poll(() => interval.inputValue()).toBe('45');
+    // The reloaded page's operator stream is open (the gateway sends it events from then on).
+    await page.locator('#stream-state[data-state="live"]').waitFor();
 
     // A change made elsewhere (another operator, here the API) shows on the open page at once,
     // from the operator stream's config event, with no reload.
