@@ -31,9 +31,11 @@ export interface EmbeddedBroker {
 export const MAX_PACKET_BYTES = 256 * 1024;
 
 /**
- * MQTT connections held at once, and topic filters per client: an embedded broker serves a
- * few consumers (dashboards, bridges, scripts), and each connection holds up to
- * MAX_PACKET_BYTES and MAX_WAITING_PER_CLIENT; a larger audience belongs on an external broker.
+ * MQTT connections held at once, from one address, and topic filters per client: an embedded
+ * broker serves a few consumers (dashboards, bridges, scripts), and each connection holds up
+ * to MAX_PACKET_BYTES and MAX_WAITING_PER_CLIENT; a larger audience belongs on an external
+ * broker. The per-address share keeps one host from taking every place with connections that
+ * never log in (each is held for the connect timeout).
  */
 export const MAX_CLIENTS = 1000;
 export const MAX_CLIENTS_PER_IP = 100;
@@ -141,8 +143,7 @@ export async function startEmbeddedBroker(opts: {
     const perIp = new Map<string, number>();
     const maxPerIp = opts.maxClientsPerIp ?? MAX_CLIENTS_PER_IP;
     server = createServer((socket) => {
-      // One host may not take every place (connections that never log in are held for the
-      // connect timeout): past its share a connection is closed at once.
+      // Past its address's share (MAX_CLIENTS_PER_IP) a connection is closed at once.
       const ip = socket.remoteAddress ?? 'unknown';
       const held = perIp.get(ip) ?? 0;
       if (held >= maxPerIp) {

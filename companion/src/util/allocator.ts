@@ -31,20 +31,18 @@ let known: { state: AllocatorState | undefined } | undefined;
  * preloaded does not change, and the start-up summary and the gateway both ask.
  */
 export function allocatorState(): AllocatorState | undefined {
-  if (known) return known.state;
-  let maps: string | undefined;
+  known ??= { state: readAllocatorState() };
+  return known.state;
+}
+
+function readAllocatorState(): AllocatorState | undefined {
+  let maps: string;
   try {
     maps = readFileSync('/proc/self/maps', 'utf8');
   } catch {
-    maps = undefined;
+    return undefined;
   }
-  known = {
-    state:
-      maps === undefined
-        ? undefined
-        : { jemalloc: maps.includes('libjemalloc'), library: CANDIDATES.find((p) => existsSync(p)) },
-  };
-  return known.state;
+  return { jemalloc: maps.includes('libjemalloc'), library: CANDIDATES.find((p) => existsSync(p)) };
 }
 
 /** The start-up advice for `devices` registered devices, or undefined when there is none to give. */
