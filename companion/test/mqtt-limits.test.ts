@@ -74,3 +74,18 @@ it('grants a client at most MAX_SUBSCRIPTIONS_PER_CLIENT filters; one it holds m
   await c.unsubscribeAsync(filters[1] as string);
   expect((await c.subscribeAsync('kiln/v1/one-more/status'))[0]?.qos).toBe(0);
 });
+
+it('counts the filters of one SUBSCRIBE as it grants them: of more than the bound in one packet, the bound is granted', async () => {
+  const { login } = await broker();
+  const c = await login();
+  const filters = Array.from({ length: MAX_SUBSCRIPTIONS_PER_CLIENT + 44 }, (_, i) => `kiln/v1/dev-${i}/status`);
+  // mqtt.js rejects a SUBACK holding a refusal, with the packet.
+  const suback = await c.subscribeAsync(filters, { qos: 0 }).then(
+    () => undefined,
+    (e: { packet?: { granted: number[] } }) => e.packet,
+  );
+  const granted = suback?.granted ?? [];
+  expect(granted).toHaveLength(filters.length);
+  expect(granted.filter((g) => g === 0)).toHaveLength(MAX_SUBSCRIPTIONS_PER_CLIENT);
+  expect(granted.slice(MAX_SUBSCRIPTIONS_PER_CLIENT).every((g) => g === 0x80)).toBe(true);
+});

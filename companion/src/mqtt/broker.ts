@@ -128,8 +128,8 @@ export async function startEmbeddedBroker(opts: {
       if (!scope || !(sub.topic === 'kiln/v1/#' || sub.topic.startsWith('kiln/v1/'))) return done(null, null);
       // Each filter is kept in the broker's tree: a client may hold this many (a refused one
       // gets 0x80 in its SUBACK). Counted as aedes holds them, so one the client has already
-      // is no more, and the filters of one SUBSCRIBE are counted once it is done (a packet holds
-      // a bounded number: MAX_PACKET_BYTES).
+      // is no more. aedes adds each filter before it asks about the next of the same SUBSCRIBE
+      // (this answer is synchronous), so a packet of many filters is held to the bound too.
       const held = (client as Client & { subscriptions: Record<string, unknown> }).subscriptions;
       if (!Object.hasOwn(held, sub.topic) && Object.keys(held).length >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
         return done(null, null);
