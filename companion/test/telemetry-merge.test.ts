@@ -86,6 +86,28 @@ describe('telemetry_recent → telemetry', () => {
     expect(dup).toEqual([]);
   });
 
+  it('with a limit, moves between commits (moveOn), and inside a commit only past twice the limit', () => {
+    const { s, file } = open();
+    const db = openDatabase(file, { integrity: 'skip' });
+    cleanups.push(() => void db.close());
+    const repo = new TelemetryRepo(db, { recentRows: 10 });
+    repo.insertMany([...rows('m-a', 1, 8), ...rows('m-b', 1, 8)]);
+    // Over the limit, under twice it: the commit left the moves to moveOn.
+    expect(tableCounts(s)).toEqual({ main: 0, recent: 16 });
+    expect(repo.mustMove).toBe(true);
+    expect(repo.moveOn(5)).toBe(8); // m-a, whole
+    expect(repo.mustMove).toBe(false);
+    expect(repo.moveOn(5)).toBe(0); // at or under the limit: nothing to do
+    expect(tableCounts(s)).toEqual({ main: 8, recent: 8 });
+    // The step ran without fsync; the connection's commits have it again.
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    // Past twice the limit (a writer that never got to moveOn), the commit moves on itself.
+    repo.insertMany(rows('m-c', 1, 13));
+    expect(tableCounts(s)).toEqual({ main: 29, recent: 0 });
+    expect(repo.insertMany([...rows('m-a', 8, 9), ...rows('m-c', 13, 13)])).toEqual([false, true, false]);
+    expect(s.telemetry.count()).toBe(30);
+  });
+
   it('lets retention fold samples still waiting in telemetry_recent, and a deleted device leaves neither table', () => {
     const { s } = open();
     const now = T0 + 40 * 86_400_000;

@@ -17,10 +17,10 @@ import { type Cleanups, registerDevice, runCleanups, startTestGateway, TestDevic
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
 
-async function writerOnNewStore(events: WriterEvents = {}) {
+async function writerOnNewStore(events: WriterEvents = {}, opts: { recentRows?: number } = {}) {
   const { store, dir } = tempStore(cleanups);
   store.devices.register('w-1', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
-  const writer = await TelemetryWriter.start(join(dir, DB_FILE), {}, events);
+  const writer = await TelemetryWriter.start(join(dir, DB_FILE), opts, events);
   cleanups.push(() => writer.close());
   return { store, writer, file: join(dir, DB_FILE) };
 }
@@ -145,6 +145,23 @@ describe('telemetry writer thread', () => {
     expect(stopped).toBe(0);
     expect(Array.from(await writer.write(samples([2])))).toEqual([1]);
     expect(store.telemetry.count('w-1')).toBe(2);
+  });
+
+  it('moves samples on to telemetry between commits once telemetry_recent holds more than its limit', async () => {
+    const { store, writer } = await writerOnNewStore({}, { recentRows: 1000 });
+    const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    const counts = () =>
+      store.db
+        .prepare('SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent')
+        .get() as { main: number; recent: number };
+    await writer.write(samples(seqs(1, 600)));
+    await writer.write(samples(seqs(601, 600)));
+    // 1,200 committed, over the limit and under twice it: the commits moved none. With no
+    // commit to follow, the thread moves on by itself (w-1 whole, all its rows), long before
+    // the idle move after 5 s.
+    await expect.poll(counts, { timeout: 3000, interval: 50 }).toEqual({ main: 1200, recent: 0 });
+    expect(Array.from(await writer.write(samples([1, 1200, 1201])))).toEqual([0, 0, 1]);
+    expect(counts()).toEqual({ main: 1200, recent: 1 });
   });
 
   it('keeps commits in order when several are queued at once', async () => {
