@@ -55,11 +55,16 @@ function asset(path: string, body: Buffer): Asset {
     encoded(encoding) {
       let p = cache.get(encoding);
       if (!p) {
-        p =
+        const made =
           encoding === 'br'
             ? brotli(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 9 } })
             : gzip(body, { level: 9 });
-        cache.set(encoding, p);
+        // A failure (zlib out of memory, say) is not kept: the next request compresses again.
+        made.catch(() => {
+          if (cache.get(encoding) === made) cache.delete(encoding);
+        });
+        cache.set(encoding, made);
+        p = made;
       }
       return p;
     },
