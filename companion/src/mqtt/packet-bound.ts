@@ -20,7 +20,11 @@ export class PacketBound {
   #multiplier = 1;
   #lengthBytes = 0;
 
-  constructor(readonly maxBytes: number) {}
+  readonly #maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
 
   /** Reads `chunk`; false once a packet's declared length is past maxBytes. */
   scan(chunk: Uint8Array): boolean {
@@ -44,7 +48,7 @@ export class PacketBound {
       this.#length += (b & 0x7f) * this.#multiplier;
       this.#multiplier *= 128;
       this.#lengthBytes++;
-      if (this.#length > this.maxBytes) return false;
+      if (this.#length > this.#maxBytes) return false;
       if ((b & 0x80) !== 0 && this.#lengthBytes < 4) continue;
       // Done (or malformed past 4 bytes, which the parser refuses itself).
       this.#inLength = false;
