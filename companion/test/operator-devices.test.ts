@@ -4,6 +4,7 @@
  * RSSI from telemetry, reconnects counted by the gateway) fed by real device sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceView } from '../src/cli/devices.ts';
 import { api, deviceKeys, registerDevice, startTestGateway, TestDevice } from './helpers.ts';
 
 let t: Awaited<ReturnType<typeof startTestGateway>>;
@@ -11,20 +12,8 @@ let reader: string;
 const FLEET = 1200;
 const CHIPS = ['esp32', 'esp32s3', 'esp32c3'] as const;
 
-interface Item {
-  id: string;
-  state: string;
-  online: boolean;
-  chip: string | null;
-  mac: string | null;
-  firmware: { name: string; version: string } | null;
-  lastSeenAt: number | null;
-  rssi: number | null;
-  rssiAt: number | null;
-  reconnects: number;
-}
 interface Page {
-  devices: Item[];
+  devices: DeviceView[];
   next: string | null;
   total: number;
 }
