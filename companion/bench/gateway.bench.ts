@@ -49,6 +49,7 @@ import { GATEWAY_NODE_FLAGS } from '../src/util/relaunch.ts';
 import { tempDir } from '../test/helpers.ts';
 import { brokerBaselines, wsBaseline } from './baselines.ts';
 import { type LoadFleet, loadFleet } from './fleets.ts';
+import { fmt } from './format.ts';
 import { histogramPercentile, type LatencyHistogram, mergeHistograms } from './latency-histogram.ts';
 import { forkRole, type Role, stopRoles } from './roles.ts';
 
@@ -96,8 +97,6 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-const fmt = (n: number, d = 0) =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
 const rows: string[][] = [];
 const row = (...cells: string[]) => {
   rows.push(cells);
