@@ -40,6 +40,7 @@
  * KILN_BENCH_PROF=DIR writes a V8 CPU profile of each gateway process to DIR, with the phase
  * boundaries in DIR/marks-<pid>.txt (on the profile's clock).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -97,22 +98,12 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-/** Fisher–Yates with a fixed seed (mulberry32): one order for every run. */
-function shuffled<T>(xs: T[], seed = 0x6b696c6e): T[] {
-  let a = seed;
-  const random = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
+/** The ids in an order that has nothing to do with their own, and is the same in every run. */
+const shuffled = (ids: string[]) =>
+  ids
+    .map((id) => ({ id, key: createHash('sha256').update(id).digest('hex') }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1))
+    .map((x) => x.id);
 const rows: string[][] = [];
 const row = (...cells: string[]) => {
   rows.push(cells);

@@ -304,3 +304,9 @@ export async function refusedHandshake(
     ws.once('error', (e) => reject(e));
   });
 }
+
+/** Samples in telemetry (main) and still in telemetry_recent (recent), on any connection. */
+export const telemetryTableCounts = (db: { prepare(sql: string): { get(): unknown } }) =>
+  db
+    .prepare('SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent')
+    .get() as { main: number; recent: number };

@@ -11,7 +11,7 @@ import { Store } from '../src/store/index.ts';
 import { MIGRATIONS } from '../src/store/migrations.ts';
 import { runRetention } from '../src/store/retention.ts';
 import { type SampleRow, TelemetryRepo } from '../src/store/telemetry.ts';
-import { type Cleanups, runCleanups, tempDir, tempStore } from './helpers.ts';
+import { type Cleanups, runCleanups, telemetryTableCounts, tempDir, tempStore } from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
@@ -32,10 +32,7 @@ const rows = (deviceId: string, from: number, to: number, bootId = 'boot-1'): Sa
     metrics: { t: from + i },
   }));
 
-const tableCounts = (s: Store) =>
-  s.db
-    .prepare('SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent')
-    .get() as { main: number; recent: number };
+const tableCounts = (s: Store) => telemetryTableCounts(s.db);
 
 describe('telemetry_recent → telemetry', () => {
   it('keeps a sample once when it is resent after it moved, and reads both tables alike', () => {

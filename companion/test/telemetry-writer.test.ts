@@ -12,7 +12,15 @@ import { StoreError } from '../src/errors.ts';
 import { DB_FILE } from '../src/store/index.ts';
 import { emptyColumns, pushSample, TelemetryRepo } from '../src/store/telemetry.ts';
 import { TelemetryWriter, type WriterEvents } from '../src/store/telemetry-writer.ts';
-import { type Cleanups, registerDevice, runCleanups, startTestGateway, TestDevice, tempStore } from './helpers.ts';
+import {
+  type Cleanups,
+  registerDevice,
+  runCleanups,
+  startTestGateway,
+  TestDevice,
+  telemetryTableCounts,
+  tempStore,
+} from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
@@ -150,10 +158,7 @@ describe('telemetry writer thread', () => {
   it('moves samples on to telemetry between commits once telemetry_recent holds more than its limit', async () => {
     const { store, writer } = await writerOnNewStore({}, { recentRows: 1000 });
     const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-    const counts = () =>
-      store.db
-        .prepare('SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent')
-        .get() as { main: number; recent: number };
+    const counts = () => telemetryTableCounts(store.db);
     await writer.write(samples(seqs(1, 600)));
     await writer.write(samples(seqs(601, 600)));
     // 1,200 committed, over the limit and under twice it: the commits moved none. With no
