@@ -10,10 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Store } from '../src/store/index.ts';
 import { startGatewayProcess } from './gateway-process.ts';
-import { deviceKeys, tempDir } from './helpers.ts';
+import { ALL_SAMPLES_SQL, deviceKeys, tempDir } from './helpers.ts';
 
-/** Samples live in telemetry_recent until they move to telemetry: once means once across both. */
-const BOTH_TABLES = 'SELECT device_id, seq FROM telemetry UNION ALL SELECT device_id, seq FROM telemetry_recent';
 const dir = tempDir();
 const startProcess = () => startGatewayProcess(dir.dir);
 
@@ -93,7 +91,7 @@ describe('crash: kill -9 during ingest', () => {
     const db = new Database(`${dir.dir}/gateway.db`, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const stored = new Set(
-      (db.prepare(`SELECT seq FROM (${BOTH_TABLES}) WHERE device_id = 'crash-dev'`).all() as { seq: number }[]).map(
+      (db.prepare(`SELECT seq FROM (${ALL_SAMPLES_SQL}) WHERE device_id = 'crash-dev'`).all() as { seq: number }[]).map(
         (r) => r.seq,
       ),
     );
@@ -108,7 +106,7 @@ describe('crash: kill -9 during ingest', () => {
     }
     await expect.poll(() => again.acked.size, { timeout: 15_000 }).toBe(sent);
     const rows = db
-      .prepare(`SELECT seq, count(*) AS n FROM (${BOTH_TABLES}) WHERE device_id = 'crash-dev' GROUP BY seq`)
+      .prepare(`SELECT seq, count(*) AS n FROM (${ALL_SAMPLES_SQL}) WHERE device_id = 'crash-dev' GROUP BY seq`)
       .all() as { seq: number; n: number }[];
     expect(rows.length).toBe(sent);
     expect(rows.every((r) => r.n === 1)).toBe(true);

@@ -305,8 +305,19 @@ export async function refusedHandshake(
   });
 }
 
-/** Samples in telemetry (main) and still in telemetry_recent (recent), on any connection. */
+/**
+ * Samples in telemetry (main), in telemetry_recent (recent) and still waiting in
+ * telemetry_inbox (inbox: not folded yet), on any connection.
+ */
 export const telemetryTableCounts = (db: { prepare(sql: string): { get(): unknown } }) =>
   db
-    .prepare('SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent')
-    .get() as { main: number; recent: number };
+    .prepare(
+      `SELECT (SELECT count(*) FROM telemetry) AS main, (SELECT count(*) FROM telemetry_recent) AS recent,
+              (SELECT count(*) FROM telemetry_waiting) AS inbox`,
+    )
+    .get() as { main: number; recent: number; inbox: number };
+
+/** Every stored sample's (device, boot, seq), from all three telemetry tables: once each if exactly once. */
+export const ALL_SAMPLES_SQL = `SELECT device_id, boot_id, seq FROM telemetry
+  UNION ALL SELECT device_id, boot_id, seq FROM telemetry_recent
+  UNION ALL SELECT device_id, boot_id, seq FROM telemetry_waiting`;

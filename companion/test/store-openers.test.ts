@@ -141,8 +141,10 @@ describe('integrity check at start', () => {
     const dir = dataDir();
     openClose(dir);
     const db = new Database(join(dir, DB_FILE));
-    // A file as the release before the ledger left it: migrations 9 and 10 undone.
-    db.exec('DROP TABLE store_openers; DROP INDEX commands_completed');
+    // A file as the release before the ledger left it: migrations 9 to 11 undone.
+    db.exec(
+      'DROP TABLE store_openers; DROP INDEX commands_completed; DROP VIEW telemetry_waiting; DROP TABLE telemetry_fold; DROP TABLE telemetry_inbox',
+    );
     db.pragma('user_version = 8');
     db.close();
     expect(openClose(dir)).toMatchObject({ kind: 'full', reason: 'first start with this version' });

@@ -25,7 +25,10 @@ import {
 const cleanups: Cleanups = [];
 afterEach(() => runCleanups(cleanups));
 
-async function writerOnNewStore(events: WriterEvents = {}, opts: { recentRows?: number } = {}) {
+async function writerOnNewStore(
+  events: WriterEvents = {},
+  opts: { recentRows?: number; foldRows?: number; foldAfterMs?: number } = {},
+) {
   const { store, dir } = tempStore(cleanups);
   store.devices.register('w-1', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
   const writer = await TelemetryWriter.start(join(dir, DB_FILE), opts, events);
@@ -68,7 +71,7 @@ describe('telemetry writer thread', () => {
       try {
         const db = new Database(copy, { readonly: true });
         try {
-          return (db.prepare('SELECT count(*) AS n FROM telemetry_recent').get() as { n: number }).n;
+          return (db.prepare('SELECT count(*) AS n FROM telemetry_inbox').get() as { n: number }).n;
         } finally {
           db.close();
         }
@@ -155,18 +158,33 @@ describe('telemetry writer thread', () => {
     expect(store.telemetry.count('w-1')).toBe(2);
   });
 
-  it('moves samples on to telemetry between commits once telemetry_recent holds more than its limit', async () => {
-    const { store, writer } = await writerOnNewStore({}, { recentRows: 1000 });
+  it('folds and moves samples on to telemetry between commits once past their limits', async () => {
+    const { store, writer } = await writerOnNewStore({}, { recentRows: 1000, foldRows: 500 });
     const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
     const counts = () => telemetryTableCounts(store.db);
     await writer.write(samples(seqs(1, 600)));
     await writer.write(samples(seqs(601, 600)));
-    // 1,200 committed, over the limit and under twice it: the commits moved none. With no
-    // commit to follow, the thread moves on by itself (w-1 whole, all its rows), long before
-    // the idle move after 5 s.
-    await expect.poll(counts, { timeout: 3000, interval: 50 }).toEqual({ main: 1200, recent: 0 });
+    // 1,200 committed, past the fold's chunk and under three times it: the commits folded
+    // none. With no commit to follow, the thread folds them into telemetry_recent, which is
+    // then over its limit and moves on (w-1 whole, all its rows), long before the idle move
+    // after 5 s.
+    await expect.poll(counts, { timeout: 3000, interval: 50 }).toEqual({ main: 1200, recent: 0, inbox: 0 });
     expect(Array.from(await writer.write(samples([1, 1200, 1201])))).toEqual([0, 0, 1]);
-    expect(counts()).toEqual({ main: 1200, recent: 1 });
+    expect(counts()).toEqual({ main: 1200, recent: 0, inbox: 1 });
+  });
+
+  it('folds a few samples that fill no chunk once they have waited foldAfterMs, while commits go on', async () => {
+    const { store, writer } = await writerOnNewStore({}, { foldAfterMs: 1500 });
+    const counts = () => telemetryTableCounts(store.db);
+    await writer.write(samples([1, 2, 3]));
+    expect(counts()).toEqual({ main: 0, recent: 0, inbox: 3 });
+    // A sample every 200 ms: never idle for the 5 s of the idle move, yet folded.
+    let seq = 4;
+    const trickle = setInterval(() => void writer.write(samples([seq++])).catch(() => undefined), 200);
+    cleanups.push(() => clearInterval(trickle));
+    await expect.poll(() => counts().recent, { timeout: 4000, interval: 100 }).toBeGreaterThanOrEqual(3);
+    clearInterval(trickle);
+    expect(counts().main).toBe(0);
   });
 
   it('keeps commits in order when several are queued at once', async () => {
@@ -195,7 +213,7 @@ describe('telemetry writer thread', () => {
     cleanups.push(() => {
       db.close();
     });
-    expect(db.prepare('SELECT seq FROM telemetry_recent ORDER BY seq').all()).toEqual([{ seq: 9 }]);
+    expect(db.prepare('SELECT seq FROM telemetry_waiting ORDER BY seq').all()).toEqual([{ seq: 9 }]);
   });
 
   it('outlives its thread: what was in flight fails, the next write starts a new one, nothing is stored twice', async () => {

@@ -332,6 +332,7 @@ export class DeviceRepo {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM telemetry WHERE device_id = ?').run(id);
       this.db.prepare('DELETE FROM telemetry_recent WHERE device_id = ?').run(id);
+      this.db.prepare('DELETE FROM telemetry_inbox WHERE device_id = ?').run(id);
       this.db.prepare('DELETE FROM telemetry_high_seq WHERE device_id = ?').run(id);
       this.db.prepare('DELETE FROM telemetry_rollup WHERE device_id = ?').run(id);
       this.db.prepare('DELETE FROM commands WHERE device_id = ?').run(id);

@@ -168,4 +168,28 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX commands_completed ON commands (completed_at) WHERE completed_at IS NOT NULL;
   `,
+  // 11: commits append new samples here in arrival order, and they fold into telemetry_recent
+  // by device range between commits (telemetry-inbox.ts). telemetry_fold says how far the
+  // fold of the current chunk has come; telemetry_waiting is what readers still read here.
+  `
+  CREATE TABLE telemetry_inbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    metrics TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE telemetry_fold (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    upto INTEGER NOT NULL,
+    below TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO telemetry_fold (one, upto, below) VALUES (1, 0, '');
+  CREATE VIEW telemetry_waiting AS
+    SELECT i.device_id, i.boot_id, i.seq, i.ts, i.received_at, i.metrics
+    FROM telemetry_inbox AS i, telemetry_fold AS f
+    WHERE NOT (i.n <= f.upto AND i.device_id < f.below);
+  `,
 ];

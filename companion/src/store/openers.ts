@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 import type { Db } from './db.ts';
 
 /** Tables left to `kiln gateway check` on a clean start: they grow with the fleet's telemetry. */
-export const TELEMETRY_TABLES = ['telemetry', 'telemetry_recent', 'telemetry_rollup'] as const;
+export const TELEMETRY_TABLES = ['telemetry', 'telemetry_recent', 'telemetry_inbox', 'telemetry_rollup'] as const;
 
 export interface Opener {
   hostBoot: string;

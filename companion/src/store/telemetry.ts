@@ -1,8 +1,9 @@
 /**
- * Telemetry storage: INSERT OR IGNORE on (device, boot, seq) gives exactly-once storage
- * of at-least-once input. Writes go through insertColumns, one transaction per batch, into
- * telemetry_recent, from where they move to telemetry in bulk (telemetry-merge.ts); every
- * read here sees both tables. Each
+ * Telemetry storage: exactly-once storage of at-least-once input, on (device, boot, seq).
+ * Writes go through insertColumns, one transaction per batch, appending to telemetry_inbox
+ * in arrival order; from there samples fold into telemetry_recent by device range
+ * (telemetry-inbox.ts) and move on to telemetry in bulk (telemetry-merge.ts). A sample is
+ * appended only if none of the three holds it; every read here sees all three. Each
  * device's last reported RSSI (the operator's table) is written by the same transactions,
  * never an extra commit: at most once per `rssiEveryMs` (0: in every batch). Each UPDATE
  * dirties a page of the devices table, which the commit then writes whole to the WAL; at
@@ -10,6 +11,7 @@
  */
 import type { Metrics } from '@kiln/protocol';
 import type { Db } from './db.ts';
+import { TelemetryInbox } from './telemetry-inbox.ts';
 import { TelemetryMerge } from './telemetry-merge.ts';
 
 export interface SampleRow {
@@ -78,8 +80,16 @@ function rssiOf(m: Metrics): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/**
+ * Rows a fold step takes at least: each step scans the chunk (the inbox has no device index),
+ * so steps of a few hundred rows would scan it a hundred times.
+ */
+const FOLD_STEP_ROWS = 2000;
+/** A chunk also begins at this many bytes of metrics: a chunk of 20,000 wide samples (60 metrics) put 20 MB into the WAL at once. */
+const FOLD_BYTES = 4 * 1024 * 1024;
+
 export class TelemetryRepo {
-  readonly #insert;
+  readonly #stored;
   readonly #insertColumns;
   readonly #highest;
   readonly #moveStep: (maxRows: number) => number;
@@ -88,50 +98,54 @@ export class TelemetryRepo {
   readonly #rssiPending = new Map<string, { v: number; ts: number; since: number }>();
 
   readonly merge: TelemetryMerge;
+  readonly inbox: TelemetryInbox;
 
   /**
-   * `rssiEveryMs`: see above. `recentRows`: with it, samples move on to telemetry once
-   * telemetry_recent holds more than that many (the writer's thread sets it; other
-   * connections leave the moving to it): by moveOn between commits, and inside a commit only
-   * past twice that many (see there).
+   * `rssiEveryMs`: see above. `foldRows` and `recentRows` (the writer's thread sets them;
+   * other connections leave the moving to it): with them, samples fold out of the inbox once
+   * it holds `foldRows`, and move on to telemetry once telemetry_recent holds more than
+   * `recentRows`. Both by moveOn between commits, and inside a commit only past three and two
+   * times those (see there).
    */
   constructor(
     private readonly db: Db,
-    private readonly opts: { rssiEveryMs?: number; recentRows?: number } = {},
+    private readonly opts: { rssiEveryMs?: number; recentRows?: number; foldRows?: number } = {},
   ) {
-    // Telemetry is asked only for a sample at or below the highest seq moved there for its
-    // device and boot (telemetry-merge.ts); OR stops at its first true side.
-    this.#insert = db.prepare(
-      `INSERT OR IGNORE INTO telemetry_recent (device_id, boot_id, seq, ts, received_at, metrics)
-       SELECT ?, ?, ?, ?, ?, ?
-       WHERE NOT EXISTS (SELECT 1 FROM telemetry_high_seq WHERE device_id = ? AND boot_id = ? AND seq >= ?)
-          OR NOT EXISTS (SELECT 1 FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?)`,
-    );
+    // Reads only: the inbox is asked in memory (telemetry-inbox.ts). Telemetry is asked only
+    // for a sample at or below the highest seq moved there for its device and boot
+    // (telemetry-merge.ts); AND and OR stop at their first deciding side.
+    this.#stored = db
+      .prepare(
+        `SELECT EXISTS (SELECT 1 FROM telemetry_recent WHERE device_id = ? AND boot_id = ? AND seq = ?)
+             OR (EXISTS (SELECT 1 FROM telemetry_high_seq WHERE device_id = ? AND boot_id = ? AND seq >= ?)
+                 AND EXISTS (SELECT 1 FROM telemetry WHERE device_id = ? AND boot_id = ? AND seq = ?))`,
+      )
+      .pluck();
     this.#highest = db.prepare<[string, string, string, string], { m: number | null }>(
       `SELECT max(m) AS m FROM (SELECT max(seq) AS m FROM telemetry WHERE device_id = ? AND boot_id = ?
        UNION ALL SELECT max(seq) FROM telemetry_recent WHERE device_id = ? AND boot_id = ?)`,
     );
     this.merge = new TelemetryMerge(db);
+    this.inbox = new TelemetryInbox(db);
     this.#rssi = db.prepare(
       'UPDATE devices SET rssi = ?, rssi_at = ? WHERE id = ? AND (rssi_at IS NULL OR rssi_at <= ?)',
     );
+    const inbox = this.inbox;
     this.#insertColumns = db.transaction((c: SampleColumns, now: number) => {
       const n = c.seqs.length;
       const fresh = new Uint8Array(n);
       const lastRssi = this.#rssiPending;
+      inbox.catchUp();
+      inbox.begin();
       for (let i = 0; i < n; i++) {
         const deviceId = c.deviceIds[i] as string;
         const bootId = c.bootIds[i] as string;
         const seq = c.seqs[i] as number;
         const ts = c.ts[i] as number;
-        const m = c.metricsJson[i];
-        if (
-          this.#insert.run(deviceId, bootId, seq, ts, now, m, deviceId, bootId, seq, deviceId, bootId, seq).changes !==
-          1
-        )
-          continue;
+        if (inbox.has(deviceId, bootId, seq)) continue;
+        if (this.#stored.get(deviceId, bootId, seq, deviceId, bootId, seq, deviceId, bootId, seq) === 1) continue;
+        inbox.append(deviceId, bootId, seq, ts, now, c.metricsJson[i] as string);
         fresh[i] = 1;
-        this.merge.recentRows++;
         const v = c.rssi[i] as number;
         if (Number.isNaN(v)) continue;
         const prev = lastRssi.get(deviceId);
@@ -144,20 +158,81 @@ export class TelemetryRepo {
       // The values held longest first, as many as this commit has samples (at least 64): at
       // 10,000 devices, all of them every 2 s in one commit held that commit for ~50 ms.
       this.#writeRssi(now - (this.opts.rssiEveryMs ?? 0), Math.max(64, n));
-      // Moves are moveOn's, between commits. Only a writer that never has a moment between
-      // commits leaves them undone; past twice the limit the commit moves at least twice what
-      // came in, so telemetry_recent stays bounded whatever the load.
-      const limit = this.opts.recentRows;
-      if (limit !== undefined && this.merge.recentRows > 2 * limit) this.merge.step(Math.max(1000, 2 * n));
+      // Folds and moves are moveOn's, between commits. Only a writer that never has a moment
+      // between commits leaves them undone; past three (two) times their limits the commit
+      // folds (moves) at least twice what came in, so both tables stay bounded whatever the load.
+      // Without foldRows (a connection other than the writer thread's: tests, tools) the
+      // commit folds what it appended itself.
+      const { foldRows, recentRows } = this.opts;
+      if (foldRows === undefined) {
+        // Two at most: the rest of a chunk another connection began, then one of all the rest.
+        for (let i = 0, done = false; !done && i < 3; i++) {
+          const r = inbox.foldStep(Number.MAX_SAFE_INTEGER);
+          this.merge.recentRows += r.folded;
+          done = r.done && inbox.rows === 0;
+        }
+      } else if (inbox.holds(3 * foldRows, 3 * FOLD_BYTES)) this.#fold(Math.max(FOLD_STEP_ROWS, 2 * n));
+      if (recentRows !== undefined && this.merge.recentRows > 2 * recentRows) this.merge.step(Math.max(1000, 2 * n));
       return fresh;
     });
-    this.#moveStep = db.transaction((maxRows: number) => this.merge.step(maxRows)).immediate;
+    this.#moveStep = db.transaction((maxRows: number) => {
+      inbox.catchUp();
+      inbox.begin();
+      return this.#mustFold ? this.#fold(Math.max(FOLD_STEP_ROWS, maxRows)) : this.merge.step(maxRows);
+    }).immediate;
   }
 
-  /** Whether telemetry_recent holds more than `recentRows` (moveOn has work). */
+  #fold(maxRows: number): number {
+    const { folded } = this.inbox.foldStep(maxRows);
+    this.merge.recentRows += folded;
+    return folded;
+  }
+
+  get #mustFold(): boolean {
+    const limit = this.opts.foldRows;
+    return limit !== undefined && this.inbox.mustFold(limit, FOLD_BYTES);
+  }
+
+  /** Whether the inbox has a chunk to fold, or telemetry_recent holds more than `recentRows` (moveOn has work). */
   get mustMove(): boolean {
     const limit = this.opts.recentRows;
-    return limit !== undefined && this.merge.recentRows > limit;
+    return this.#mustFold || (limit !== undefined && this.merge.recentRows > limit);
+  }
+
+  /** Folds all of the inbox into telemetry_recent, a step (a transaction) at a time. Answers the rows folded. */
+  foldAll(): number {
+    const fold = this.db.transaction(() => {
+      this.inbox.catchUp();
+      this.inbox.begin();
+      return this.inbox.foldStep(FOLD_STEP_ROWS);
+    }).immediate;
+    let folded = 0;
+    // A chunk ends with the rows it began with: those appended since make one more.
+    for (let chunks = 0; chunks < 2; ) {
+      const r = this.#guarded(fold);
+      this.merge.recentRows += r.folded;
+      folded += r.folded;
+      if (r.done && ++chunks && this.inbox.rows === 0) break;
+    }
+    return folded;
+  }
+
+  /** Folds all of the inbox, then moves all of telemetry_recent on in steps of `maxRows` (an idle writer). */
+  settleAll(maxRows: number): void {
+    this.foldAll();
+    this.merge.all(maxRows);
+  }
+
+  /** Runs a transaction that may append or fold, keeping the inbox's memory true if it fails. */
+  #guarded<T>(tx: () => T): T {
+    try {
+      const r = tx();
+      this.inbox.commit();
+      return r;
+    } catch (e) {
+      this.inbox.rollback();
+      throw e;
+    }
   }
 
   /**
@@ -180,7 +255,7 @@ export class TelemetryRepo {
     const was = this.db.pragma('synchronous', { simple: true }) as number;
     this.db.pragma('synchronous = NORMAL');
     try {
-      return this.#moveStep(maxRows);
+      return this.#guarded(() => this.#moveStep(maxRows));
     } finally {
       this.db.pragma(`synchronous = ${was}`);
     }
@@ -212,9 +287,18 @@ export class TelemetryRepo {
 
   /** insertMany by column: 1 per new sample, 0 per duplicate. */
   insertColumns(c: SampleColumns, now = Date.now()): Uint8Array {
-    return this.#insertColumns(c, now) as Uint8Array;
+    // BEGIN IMMEDIATE: the inbox's catch-up must see every row appended before this one's,
+    // and a deferred transaction that reads first cannot become a writer once another
+    // connection has written (SQLITE_BUSY at once, without the busy timeout).
+    return this.#guarded(() => this.#insertColumns.immediate(c, now) as Uint8Array);
   }
 
+  /**
+   * The highest seq stored for this device and boot, but for samples still waiting in the
+   * inbox: asking it by device is a scan (every hello asks; a reconnect storm would scan it
+   * 10,000 times). Its one caller anchors the sequence window (4,096 wide) with it, and what
+   * waits in the inbox is at most seconds of a device's samples.
+   */
   highestSeq(deviceId: string, bootId: string): number {
     return this.#highest.get(deviceId, bootId, deviceId, bootId)?.m ?? -1;
   }
@@ -223,12 +307,16 @@ export class TelemetryRepo {
     const r = (
       deviceId === undefined
         ? this.db
-            .prepare('SELECT (SELECT count(*) FROM telemetry) + (SELECT count(*) FROM telemetry_recent) AS n')
+            .prepare(
+              `SELECT (SELECT count(*) FROM telemetry) + (SELECT count(*) FROM telemetry_recent)
+                    + (SELECT count(*) FROM telemetry_waiting) AS n`,
+            )
             .get()
         : this.db
             .prepare(
               `SELECT (SELECT count(*) FROM telemetry WHERE device_id = @id)
-                    + (SELECT count(*) FROM telemetry_recent WHERE device_id = @id) AS n`,
+                    + (SELECT count(*) FROM telemetry_recent WHERE device_id = @id)
+                    + (SELECT count(*) FROM telemetry_waiting WHERE device_id = @id) AS n`,
             )
             .get({ id: deviceId })
     ) as { n: number };
@@ -244,6 +332,8 @@ export class TelemetryRepo {
            FROM (SELECT ts, json_extract(metrics, @path) AS v FROM telemetry
                  WHERE device_id = @device AND ts >= @from AND ts < @to
                  UNION ALL SELECT ts, json_extract(metrics, @path) FROM telemetry_recent
+                 WHERE device_id = @device AND ts >= @from AND ts < @to
+                 UNION ALL SELECT ts, json_extract(metrics, @path) FROM telemetry_waiting
                  WHERE device_id = @device AND ts >= @from AND ts < @to) WHERE v IS NOT NULL
            GROUP BY t ORDER BY t LIMIT @limit`,
         )
@@ -260,6 +350,7 @@ export class TelemetryRepo {
       .prepare(
         `SELECT boot_id AS bootId, seq, ts, metrics FROM telemetry WHERE device_id = @device AND ts >= @from AND ts < @to
          UNION ALL SELECT boot_id, seq, ts, metrics FROM telemetry_recent WHERE device_id = @device AND ts >= @from AND ts < @to
+         UNION ALL SELECT boot_id, seq, ts, metrics FROM telemetry_waiting WHERE device_id = @device AND ts >= @from AND ts < @to
          ORDER BY ts, bootId, seq LIMIT @limit`,
       )
       .all({ device: q.deviceId, from: q.from, to: q.to, limit: q.limit }) as {
