@@ -78,7 +78,8 @@ export class TelemetryInbox {
        WHERE n <= ? AND device_id >= ? AND device_id < ? ORDER BY device_id, boot_id, seq`,
     );
     this.#clear = db.prepare('DELETE FROM telemetry_inbox WHERE n <= ?');
-    this.catchUp();
+    // Nothing is read yet: a connection that never writes samples (the event loop's) keeps no
+    // copy of the keys. The first catchUp reads them all.
   }
 
   /** Rows in the inbox, as far as this connection has seen (folded ones included until their chunk is done). */

@@ -104,6 +104,8 @@ const telemetry = new TelemetryRepo(db, {
   recentRows: opts.recentRows ?? 100_000,
   foldRows: opts.foldRows ?? 20_000,
 });
+// What waits in the inbox from before a restart is known from the start (the idle fold below).
+telemetry.inbox.catchUp();
 // Device-token claims are written here too: this thread is the database's one busy writer,
 // and a handshake then never waits on the event loop for SQLite's write lock.
 const claims = new TokenClaims(db);
