@@ -98,11 +98,13 @@ function checkpointed(m: CheckpointReply): void {
 // (about 10 MB; tens of samples per device at a thousand devices, which is what makes the
 // move cheap: telemetry-merge.ts).
 const RSSI_EVERY_MS = 2000;
-const FOLD_AFTER_MS = opts.foldAfterMs ?? 10_000;
 const telemetry = new TelemetryRepo(db, {
   rssiEveryMs: RSSI_EVERY_MS,
   recentRows: opts.recentRows ?? 100_000,
   foldRows: opts.foldRows ?? 20_000,
+  // A small fleet fills no chunk for hours: its samples fold at least every 10 s, so that the
+  // inbox readers scan stays small and highestSeq (read at each hello) recent.
+  foldAfterMs: opts.foldAfterMs ?? 10_000,
 });
 // What waits in the inbox from before a restart is known from the start (the idle fold below).
 telemetry.inbox.catchUp();
@@ -120,9 +122,8 @@ const maintenance = setInterval(() => {
   // thread, and every commit in flight with it; the next tick tries again instead.
   try {
     telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
-    // A small fleet fills no chunk for hours: its samples fold at least every FOLD_AFTER_MS, so
-    // that the inbox readers scan stays small and highestSeq (read at each hello) recent.
-    if (telemetry.inbox.rows > 0 && Date.now() - telemetry.inbox.chunkBegunAt >= FOLD_AFTER_MS) telemetry.foldAll();
+    // Work no commit came to start: a chunk that is due by age (below), or steps left off.
+    if (telemetry.mustMove) moving ??= setImmediate(moveOn);
     if (++ticks % 5 !== 0) return;
     claims.purge();
     if (Date.now() - lastWrite >= 5000 && (telemetry.inbox.rows > 0 || telemetry.merge.recentRows > 0))

@@ -105,11 +105,12 @@ export class TelemetryRepo {
    * other connections leave the moving to it): with them, samples fold out of the inbox once
    * it holds `foldRows`, and move on to telemetry once telemetry_recent holds more than
    * `recentRows`. Both by moveOn between commits, and inside a commit only past three and two
-   * times those (see there).
+   * times those (see there). `foldAfterMs`: fewer than `foldRows` fold too once the last chunk
+   * began that long ago (a small fleet fills no chunk for hours).
    */
   constructor(
     private readonly db: Db,
-    private readonly opts: { rssiEveryMs?: number; recentRows?: number; foldRows?: number } = {},
+    private readonly opts: { rssiEveryMs?: number; recentRows?: number; foldRows?: number; foldAfterMs?: number } = {},
   ) {
     // Reads only: the inbox is asked in memory (telemetry-inbox.ts). Telemetry is asked only
     // for a sample at or below the highest seq moved there for its device and boot
@@ -189,8 +190,10 @@ export class TelemetryRepo {
   }
 
   get #mustFold(): boolean {
-    const limit = this.opts.foldRows;
-    return limit !== undefined && this.inbox.mustFold(limit, FOLD_BYTES);
+    const { foldRows, foldAfterMs } = this.opts;
+    if (foldRows === undefined) return false;
+    const due = foldAfterMs !== undefined && Date.now() - this.inbox.chunkBegunAt >= foldAfterMs;
+    return this.inbox.mustFold(due ? 1 : foldRows, due ? 1 : FOLD_BYTES);
   }
 
   /** Whether the inbox has a chunk to fold, or telemetry_recent holds more than `recentRows` (moveOn has work). */
