@@ -169,6 +169,47 @@ describe('telemetry_inbox', () => {
     expect(telemetryTableCounts(db)).toEqual({ main: 0, recent: 184, inbox: 0 });
   });
 
+  describe('the bound per device and boot that spares an in-order sample the look-ups', () => {
+    it('covers, when first asked, the rows still waiting that will fold later', () => {
+      const { repos, raw } = open(2);
+      const [a, b] = repos as [(typeof repos)[number], (typeof repos)[number]];
+      expect(a.repo.insertMany([one('i-a', 1), one('i-a', 2), one('i-a', 3), one('i-a', 5)])).toEqual(
+        Array(4).fill(true),
+      );
+      // b first hears of i-a with 4, below what waits: its bound must be 5, not 4.
+      expect(b.repo.insertMany([one('i-a', 4)])).toEqual([true]);
+      b.repo.foldAll(); // the inbox is empty again; its keys are forgotten
+      expect(b.repo.insertMany([one('i-a', 5), one('i-a', 6)])).toEqual([false, true]);
+      expect(seen(raw)).toEqual({ total: 6, dup: [] });
+    });
+
+    it('is read again when another connection appended and folded rows this one never saw', () => {
+      const { repos, raw, store } = open();
+      const { repo } = repos[0] as (typeof repos)[number];
+      expect(repo.insertMany([one('i-a', 1), one('i-a', 2)])).toEqual([true, true]);
+      // The store's own connection folds in each commit: its rows come and go between two of
+      // the writer's transactions (as another instance's whole chunk may).
+      expect(store.telemetry.insertMany([one('i-a', 3), one('i-a', 4)])).toEqual([true, true]);
+      expect(telemetryTableCounts(raw)).toEqual({ main: 0, recent: 4, inbox: 0 });
+      expect(repo.insertMany([one('i-a', 4), one('i-a', 5)])).toEqual([false, true]);
+      expect(seen(raw)).toEqual({ total: 5, dup: [] });
+    });
+
+    it('stores late samples below it exactly once', () => {
+      const { repos, raw } = open();
+      const { repo } = repos[0] as (typeof repos)[number];
+      repo.insertMany([one('i-a', 1), one('i-a', 4)]);
+      repo.settleAll(1000);
+      expect(repo.insertMany([one('i-a', 2), one('i-a', 3), one('i-a', 4), one('i-a', 5)])).toEqual([
+        true,
+        true,
+        false,
+        true,
+      ]);
+      expect(seen(raw)).toEqual({ total: 5, dup: [] });
+    });
+  });
+
   it('a deleted device leaves nothing waiting', () => {
     const { store, repos, raw } = open();
     const { repo } = repos[0] as (typeof repos)[number];

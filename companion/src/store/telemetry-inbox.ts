@@ -27,6 +27,8 @@ import type { Db } from './db.ts';
 
 /** Above every device id (lowercase letters, digits, - and _: isDeviceId), as an exclusive upper bound. */
 const END = '\uffff';
+/** Devices and boots whose bound is kept (about 100 bytes each); the others are read again when asked. */
+const BOUNDS = 100_000;
 /** One row in this many is looked at to cut a chunk into steps. */
 const ENDS_STRIDE = 8;
 
@@ -39,6 +41,7 @@ export class TelemetryInbox {
   readonly #append;
   readonly #after;
   readonly #first;
+  readonly #top;
   readonly #state;
   readonly #setState;
   readonly #newest;
@@ -50,6 +53,18 @@ export class TelemetryInbox {
   #order: string[] = [];
   #devices: string[] = [];
   #head = 0;
+  /**
+   * Per device and boot (BOUNDS of them at most, the oldest dropped): a seq at or above every one stored
+   * for it outside the inbox. A new sample above it is stored nowhere, and skips the
+   * look-ups. Every sample reaches telemetry_recent and telemetry through an inbox, so each
+   * row this connection appends or reads in catchUp raises it; too high only costs a look-up.
+   */
+  readonly #bounds = new Map<string, number>();
+  /**
+   * Per device and boot: at or above the highest seq among its rows in the inbox. Rows that
+   * left keep theirs (too high is safe) until the map holds BOUNDS, then it is rebuilt.
+   */
+  #inboxHigh = new Map<string, number>();
   /** Metrics bytes appended since this connection last began a chunk. */
   #bytesSinceChunk = 0;
   /** When this connection last began a chunk (or started). */
@@ -69,6 +84,8 @@ export class TelemetryInbox {
       'SELECT n, device_id AS d, boot_id AS b, seq AS s, length(metrics) AS m FROM telemetry_inbox WHERE n > ? ORDER BY n',
     );
     this.#first = db.prepare<[], { n: number | null }>('SELECT min(n) AS n FROM telemetry_inbox');
+    // AUTOINCREMENT's record of the highest n ever given: rows are never numbered again.
+    this.#top = db.prepare<[], number>(`SELECT seq FROM sqlite_sequence WHERE name = 'telemetry_inbox'`).pluck();
     this.#newest = db.prepare<[], { n: number | null }>('SELECT max(n) AS n FROM telemetry_inbox');
     this.#state = db.prepare<[], FoldState>('SELECT upto, below FROM telemetry_fold WHERE one = 1');
     this.#setState = db.prepare('UPDATE telemetry_fold SET upto = ?, below = ? WHERE one = 1');
@@ -93,6 +110,13 @@ export class TelemetryInbox {
    */
   catchUp(): void {
     for (const r of this.#after.iterate(this.#last)) this.#remember(r.n, r.d, r.b, r.s, r.m);
+    const top = this.#top.get() ?? 0;
+    if (top > this.#last) {
+      // Rows came and went unseen (another connection appended and folded them between two of
+      // this one's writes): a bound may be below them, so all are read again when asked.
+      this.#bounds.clear();
+      this.#last = top;
+    }
     const first = this.#first.get()?.n ?? this.#last + 1;
     this.#forgetBelow(first);
   }
@@ -100,6 +124,24 @@ export class TelemetryInbox {
   /** Whether the inbox holds this sample. */
   has(deviceId: string, bootId: string, seq: number): boolean {
     return this.#keys.has(key(deviceId, bootId, seq));
+  }
+
+  /** The bound above (undefined: not known here yet; `establish` it). */
+  bound(deviceId: string, bootId: string): number | undefined {
+    return this.#bounds.get(pair(deviceId, bootId));
+  }
+
+  /**
+   * Sets the bound from the highest seq telemetry_recent and telemetry hold (`storedMax`, read
+   * in this write transaction, after catchUp) and the rows waiting here, which may fold there
+   * later. Answers it.
+   */
+  establish(deviceId: string, bootId: string, storedMax: number): number {
+    const p = pair(deviceId, bootId);
+    const bound = Math.max(storedMax, this.#inboxHigh.get(p) ?? -1);
+    if (this.#bounds.size >= BOUNDS) this.#bounds.delete(this.#bounds.keys().next().value as string);
+    this.#bounds.set(p, bound);
+    return bound;
   }
 
   /** Appends a sample (inside a transaction opened with `begin`). */
@@ -121,6 +163,7 @@ export class TelemetryInbox {
     if (m.forgot) {
       // A chunk's delete was undone too: its rows are back, so all is read again (rare).
       this.#keys.clear();
+      this.#inboxHigh = new Map();
       this.#ns = [];
       this.#order = [];
       this.#devices = [];
@@ -211,7 +254,12 @@ export class TelemetryInbox {
 
   #remember(n: number, deviceId: string, bootId: string, seq: number, metricsLength: number): void {
     this.#bytesSinceChunk += metricsLength;
-    const k = key(deviceId, bootId, seq);
+    const p = pair(deviceId, bootId);
+    const high = this.#inboxHigh.get(p);
+    if (high === undefined || seq > high) this.#inboxHigh.set(p, seq);
+    const bound = this.#bounds.get(p);
+    if (bound !== undefined && seq > bound) this.#bounds.set(p, seq);
+    const k = `${p}\u0000${seq}`;
     this.#keys.add(k);
     this.#ns.push(n);
     this.#order.push(k);
@@ -223,9 +271,22 @@ export class TelemetryInbox {
   #forgetBelow(first: number): void {
     if (this.#mark && this.#head < this.#ns.length && (this.#ns[this.#head] as number) < first)
       this.#mark.forgot = true;
+    const from = this.#head;
     while (this.#head < this.#ns.length && (this.#ns[this.#head] as number) < first) {
       this.#keys.delete(this.#order[this.#head] as string);
       this.#head++;
+    }
+    if (this.#head > from && this.#inboxHigh.size >= BOUNDS) {
+      // The highest seq per device and boot among the rows left (a chunk's worth at most).
+      this.#inboxHigh = new Map();
+      for (let i = this.#head; i < this.#order.length; i++) {
+        const k = this.#order[i] as string;
+        const cut = k.lastIndexOf('\u0000');
+        const p = k.slice(0, cut);
+        const seq = Number(k.slice(cut + 1));
+        const high = this.#inboxHigh.get(p);
+        if (high === undefined || seq > high) this.#inboxHigh.set(p, seq);
+      }
     }
     if (!this.#mark && this.#head > 4096 && this.#head * 2 > this.#ns.length) {
       this.#ns = this.#ns.slice(this.#head);
@@ -236,6 +297,10 @@ export class TelemetryInbox {
   }
 }
 
+function pair(deviceId: string, bootId: string): string {
+  return `${deviceId}\u0000${bootId}`;
+}
+
 function key(deviceId: string, bootId: string, seq: number): string {
-  return `${deviceId}\u0000${bootId}\u0000${seq}`;
+  return `${pair(deviceId, bootId)}\u0000${seq}`;
 }

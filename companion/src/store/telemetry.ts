@@ -112,7 +112,8 @@ export class TelemetryRepo {
     private readonly db: Db,
     private readonly opts: { rssiEveryMs?: number; recentRows?: number; foldRows?: number; foldAfterMs?: number } = {},
   ) {
-    // Reads only: the inbox is asked in memory (telemetry-inbox.ts). Telemetry is asked only
+    // Reads only, for a sample at or below the inbox's bound for its device and boot: the
+    // inbox is asked in memory (telemetry-inbox.ts). Telemetry is asked only
     // for a sample at or below the highest seq moved there for its device and boot
     // (telemetry-merge.ts); AND and OR stop at their first deciding side.
     this.#stored = db
@@ -144,7 +145,12 @@ export class TelemetryRepo {
         const seq = c.seqs[i] as number;
         const ts = c.ts[i] as number;
         if (inbox.has(deviceId, bootId, seq)) continue;
-        if (this.#stored.get(deviceId, bootId, seq, deviceId, bootId, seq, deviceId, bootId, seq) === 1) continue;
+        // A sample above the bound is stored nowhere: in order, that is nearly every one.
+        const bound =
+          inbox.bound(deviceId, bootId) ??
+          inbox.establish(deviceId, bootId, this.#highest.get(deviceId, bootId, deviceId, bootId)?.m ?? -1);
+        if (seq <= bound && this.#stored.get(deviceId, bootId, seq, deviceId, bootId, seq, deviceId, bootId, seq) === 1)
+          continue;
         inbox.append(deviceId, bootId, seq, ts, now, c.metricsJson[i] as string);
         fresh[i] = 1;
         const v = c.rssi[i] as number;
