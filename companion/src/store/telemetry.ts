@@ -172,7 +172,8 @@ export class TelemetryRepo {
       // commit folds what it appended itself.
       const { foldRows, recentRows } = this.opts;
       if (foldRows === undefined) {
-        // Two at most: the rest of a chunk another connection began, then one of all the rest.
+        // The rest of a chunk another connection began, then one of all the rest (three at
+        // most, should rows keep coming in between).
         for (let i = 0, done = false; !done && i < 3; i++) {
           const r = inbox.foldStep(Number.MAX_SAFE_INTEGER);
           this.merge.recentRows += r.folded;
@@ -221,7 +222,9 @@ export class TelemetryRepo {
       const r = this.#guarded(fold);
       this.merge.recentRows += r.folded;
       folded += r.folded;
-      if (r.done && ++chunks && this.inbox.rows === 0) break;
+      if (!r.done) continue;
+      chunks++;
+      if (this.inbox.rows === 0) break;
     }
     return folded;
   }
