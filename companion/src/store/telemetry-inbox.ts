@@ -6,8 +6,8 @@
  * by device, so a commit of 200 samples from 200 of 10,000 devices in no order dirtied about
  * 195 of its pages: measured alone, 18 µs of the writer's CPU per sample and commits of 3 ms
  * (p99 16 ms). Appended in arrival order the same commit dirties a few pages at the table's
- * end (2 µs a sample). The fold then takes a chunk of the inbox (FOLD_CHUNK_ROWS, about a
- * second at 20,000 samples/s) into telemetry_recent sorted by device, in steps by device
+ * end (2 µs a sample). The fold then takes a chunk of the inbox (the writer's `foldRows`, 20,000:
+ * about a second at 20,000 samples/s) into telemetry_recent sorted by device, in steps by device
  * range so that commits go in between; a chunk holds tens of samples per page of
  * telemetry_recent, as the moves on to telemetry do (telemetry-merge.ts). With the fold the
  * writer spent 8.7 µs a sample, and commits took 0.9 ms (p99 1.4 ms).
@@ -24,9 +24,8 @@
  * others through the view telemetry_waiting: no sample is seen twice or missed.
  */
 import type { Db } from './db.ts';
+import { END } from './telemetry-merge.ts';
 
-/** Above every device id (lowercase letters, digits, - and _: isDeviceId), as an exclusive upper bound. */
-const END = '\uffff';
 /** Devices and boots whose bound is kept (about 100 bytes each); the others are read again when asked. */
 const BOUNDS = 100_000;
 /** One row in this many is looked at to cut a chunk into steps. */

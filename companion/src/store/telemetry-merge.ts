@@ -21,7 +21,7 @@
 import type { Db } from './db.ts';
 
 /** Above every device id (lowercase letters, digits, - and _: isDeviceId), as an exclusive upper bound. */
-const END = '\uffff';
+export const END = '\uffff';
 
 export class TelemetryMerge {
   readonly #boundary;

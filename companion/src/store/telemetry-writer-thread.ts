@@ -122,7 +122,7 @@ const maintenance = setInterval(() => {
   // thread, and every commit in flight with it; the next tick tries again instead.
   try {
     telemetry.flushRssi(Date.now() - RSSI_EVERY_MS, 2000);
-    // Work no commit came to start: a chunk that is due by age (below), or steps left off.
+    // Work no commit came to start: a chunk due by age (foldAfterMs, above), or steps left off.
     if (telemetry.mustMove) moving ??= setImmediate(moveOn);
     if (++ticks % 5 !== 0) return;
     claims.purge();
