@@ -43,6 +43,7 @@ export async function nodeFleet(url: string, ca: string, ids: string[], priv: ob
           hist: LatencyHistogram;
           cpuMs: number;
           loopP99: number;
+          loopMax: number;
         },
     );
     return {
@@ -54,6 +55,7 @@ export async function nodeFleet(url: string, ca: string, ids: string[], priv: ob
       hist: mergeHistograms(t.map((x) => x.hist)),
       genCpuMs: t.reduce((a, x) => a + x.cpuMs, 0),
       loopP99: Math.max(...t.map((x) => x.loopP99)),
+      loopMax: Math.max(...t.map((x) => x.loopMax)),
     };
   };
   /** From here on, a device that loses its connection comes back by itself (device-role.ts). */

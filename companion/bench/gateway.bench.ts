@@ -6,7 +6,12 @@
  * single-sample phase is followed by KILN_BENCH_SUSTAINED (6) more windows like it, with the
  * major collections and the RSS of each: what one 5 s phase misses (a major collection, a
  * congested episode, a database grown larger) shows there; KILN_BENCH_SUSTAINED=30 is the
- * 150 s run of docs/ARCHITECTURE.md. The gateway runs with jemalloc when it is installed
+ * 150 s run of docs/ARCHITECTURE.md. "Where acks wait" says, per phase and window, how late
+ * the gateway's event loop ran (p99 and longest delay of a 10 ms timer: long turns, or the
+ * thread waiting for a core), how long its commits took there and back to the writer's thread
+ * (kiln_db_write_seconds), and how late the generators' own 10 ms tick was: a window over
+ * target with neither a long delay nor a slow commit has its tail elsewhere (the TLS front's
+ * thread, the machine). The gateway runs with jemalloc when it is installed
  * (KILN_BENCH_MALLOC=glibc for the system's allocator), and KILN_BENCH_GW_FLAGS adds Node
  * or V8 flags to it (`--trace-gc --trace-gc-ignore-scavenger` lists its major collections).
  *
@@ -165,17 +170,28 @@ async function main() {
   /** The gateway's CPU time; `label` names the moment in the profile marks (KILN_BENCH_PROF). */
   const gwCpu = async (label?: string) => (await gw.ask({ cmd: 'cpu', label }, 'cpu')).cpu as number;
   type GcCount = { majors: number; maxPauseMs: number };
+  /** The gateway's event-loop delays and commit round trips in one phase (procs.ts). */
+  type GatewayWindow = {
+    loopP99Ms: number;
+    loopMaxMs: number;
+    commits: number;
+    commitMeanMs: number;
+    commitsOver50: number;
+    commitsOver100: number;
+  };
   const majorsSoFar = async () => ((await gw.ask({ cmd: 'rss' }, 'rss')).gc as GcCount).majors;
   const phase = async (name: string, f: LoadFleet, ratePerDevice: number, batch: number) => {
     await sub.ask({ cmd: 'reset' }, 'reset');
     const m0 = await majorsSoFar();
     const c0 = await gwCpu(`${name}-start`);
+    await gw.ask({ cmd: 'window-start' }, 'windowStarted');
     const tel = await f.telemetry(ratePerDevice, batch);
+    const win = (await gw.ask({ cmd: 'window-end' }, 'window')).window as GatewayWindow;
     const gwCpuMs = (await gwCpu(`${name}-end`)) - c0;
     const majors = (await majorsSoFar()) - m0;
     await new Promise((r) => setTimeout(r, 500));
     const s = (await sub.ask({ cmd: 'report' }, 'sub')).sub as Sub;
-    return { tel, sub: s, gwCpuMs, majors };
+    return { tel, sub: s, gwCpuMs, majors, win };
   };
   const results: Record<
     number,
@@ -196,6 +212,8 @@ async function main() {
     delivered: number;
     majors: number;
     rss: number;
+    win: GatewayWindow;
+    genLate: { p99: number; max: number };
   }[] = [];
   let big: LoadFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
@@ -226,6 +244,8 @@ async function main() {
         delivered: ph.sub.count,
         majors: ph.majors,
         rss: after.rss as number,
+        win: ph.win,
+        genLate: { p99: ph.tel.loopP99, max: ph.tel.loopMax },
       });
     }
     // All N devices stay for the storms; they reconnect by themselves.
@@ -343,6 +363,8 @@ async function main() {
           .join(', ')})`;
   };
   const cpuShare = (ms: number, wallMs: number) => `${fmt((100 * ms) / wallMs)}% of a core`;
+  const waits = (w: GatewayWindow) =>
+    `gateway event loop delayed p99 ${fmt(w.loopP99Ms, 1)} / max ${fmt(w.loopMaxMs)} ms; ${fmt(w.commits)} commits, mean round trip ${fmt(w.commitMeanMs, 1)} ms, ${w.commitsOver50} over 50 ms, ${w.commitsOver100} over 100 ms`;
   for (const [n, r] of [
     [SMALL, S],
     [N, L],
@@ -380,6 +402,7 @@ async function main() {
         '',
         '2 cores = 200%',
       );
+      row(`  where acks wait`, waits(ph.win), '', '', '');
     }
   }
   row(
@@ -423,6 +446,14 @@ async function main() {
       '',
       '≥ 20,000/s',
     );
+    for (const [i, x] of sustained.entries())
+      row(
+        `  where acks wait, window ${i + 1}`,
+        `${waits(x.win)}; generators' 10 ms tick late p99 ${fmt(x.genLate.p99, 1)} / max ${fmt(x.genLate.max)} ms`,
+        '',
+        '',
+        '',
+      );
     row(`  RSS after each window`, `${list(sustained.map((x) => x.rss / MiB))} MiB`, '', '', '≤ 1024 MiB');
   }
   for (const kind of ['fresh', 'resumed'] as const) {

@@ -7,7 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import { createServer as createHttps } from 'node:https';
 import { createServer as createNet } from 'node:net';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { pino } from 'pino';
@@ -49,8 +49,45 @@ async function gateway() {
       gc.maxPauseMs = Math.max(gc.maxPauseMs, e.duration);
     }
   }).observe({ entryTypes: ['gc'] });
+  // Where a window's ack tail comes from: the event loop's delays (a turn that ran long, or a
+  // thread starved of a core) and the commits' round trips to the writer's thread.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const commitsSoFar = async () => {
+    let count = 0;
+    let sum = 0;
+    let within50 = 0;
+    let within100 = 0;
+    for (const v of (await gw.metrics.dbWrite.get()).values) {
+      if (v.metricName?.endsWith('_count')) count = v.value;
+      else if (v.metricName?.endsWith('_sum')) sum = v.value;
+      else if (v.labels.le === 0.05) within50 = v.value;
+      else if (v.labels.le === 0.1) within100 = v.value;
+    }
+    return { count, sum, within50, within100 };
+  };
+  let commits0 = await commitsSoFar();
   on(async (m) => {
     if (m.cmd === 'rss') reply({ rss: rss(), sessions: gw.sessions.size, gc: { ...gc } });
+    if (m.cmd === 'window-start') {
+      loop.reset();
+      commits0 = await commitsSoFar();
+      reply({ windowStarted: true });
+    }
+    if (m.cmd === 'window-end') {
+      const c = await commitsSoFar();
+      const count = c.count - commits0.count;
+      reply({
+        window: {
+          loopP99Ms: loop.percentile(99) / 1e6,
+          loopMaxMs: loop.max / 1e6,
+          commits: count,
+          commitMeanMs: (1000 * (c.sum - commits0.sum)) / Math.max(1, count),
+          commitsOver50: count - (c.within50 - commits0.within50),
+          commitsOver100: count - (c.within100 - commits0.within100),
+        },
+      });
+    }
     if (m.cmd === 'cpu') {
       if (marks) appendFileSync(marks, `${m.label ?? 'cpu'} ${process.hrtime.bigint() / 1000n}\n`);
       reply({ cpu: cpuMs() });
