@@ -210,12 +210,38 @@ describe('telemetry_inbox', () => {
     });
   });
 
-  it('a deleted device leaves nothing waiting', () => {
+  it('a deleted device leaves nothing waiting, and registered again it is stored afresh', () => {
     const { store, repos, raw } = open();
     const { repo } = repos[0] as (typeof repos)[number];
     repo.insertMany(fleet(1, 3));
+    // Deleted on the event loop's connection: the writer's memory still holds i-b's keys.
     expect(store.devices.delete('i-b')).toBe(true);
     expect(telemetryTableCounts(raw)).toEqual({ main: 0, recent: 0, inbox: 9 });
     expect(store.telemetry.count('i-b')).toBe(0);
+    // Registered again under the same id, it resends what it had sent (an ack lost with the
+    // old session): new samples for the store, not duplicates of rows that are gone.
+    store.devices.register('i-b', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
+    expect(repo.insertMany([one('i-b', 2), one('i-b', 3), one('i-a', 3)])).toEqual([true, true, false]);
+    expect(repo.insertMany([one('i-b', 2)])).toEqual([false]);
+    repo.foldAll();
+    expect(store.telemetry.count('i-b')).toBe(2);
+    expect(seen(raw)).toEqual({ total: 11, dup: [] });
+  });
+
+  it('keeps the key of a sample appended again after its first row went, when the chunk of that row ends', () => {
+    const { store, repos, raw } = open();
+    const { db, repo } = repos[0] as (typeof repos)[number];
+    repo.insertMany(fleet(1, 3));
+    expect(foldStep(db, repo, 1).done).toBe(false); // a chunk of those 12 rows is under way
+    store.devices.delete('i-b');
+    store.devices.register('i-b', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' });
+    expect(repo.insertMany([one('i-b', 2)])).toEqual([true]); // after the chunk: it stays
+    while (!foldStep(db, repo, 1).done);
+    expect(telemetryTableCounts(raw)).toEqual({ main: 0, recent: 9, inbox: 1 });
+    // The chunk's end forgot the old row's key; the same key's new row still waits.
+    expect(repo.insertMany([one('i-b', 2)])).toEqual([false]);
+    repo.foldAll();
+    expect(store.telemetry.count('i-b')).toBe(1);
+    expect(seen(raw)).toEqual({ total: 10, dup: [] });
   });
 });

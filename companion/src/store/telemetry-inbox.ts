@@ -16,7 +16,8 @@
  * would be dirtied as telemetry_recent was), so this class keeps the key of every row still in
  * the inbox in memory. It reads the rows other connections appended (another instance sharing
  * the file) at the start of each write, inside the transaction, where nothing can be appended
- * unseen.
+ * unseen. Rows can leave unseen (a device deleted on the event loop's connection): a key found
+ * in memory is confirmed by reading its row by n.
  *
  * A chunk's rows stay in the inbox until the chunk's last step deletes them all at once (a
  * delete per step would dirty every page of the chunk each time). Meanwhile telemetry_fold
@@ -46,8 +47,13 @@ export class TelemetryInbox {
   readonly #newest;
   readonly #fold;
   readonly #clear;
-  /** Keys (device, boot, seq) of the rows in the inbox; their rows' n, keys and devices in n order from #head. */
-  readonly #keys = new Set<string>();
+  readonly #exists;
+  /**
+   * Key (device, boot, seq) → n of the rows in the inbox; their rows' n, keys and devices in
+   * n order from #head. A row can go unseen (its device deleted, on any connection), so a key
+   * found here is confirmed by its n (`has`).
+   */
+  readonly #keys = new Map<string, number>();
   #ns: number[] = [];
   #order: string[] = [];
   #devices: string[] = [];
@@ -94,6 +100,11 @@ export class TelemetryInbox {
        WHERE n <= ? AND device_id >= ? AND device_id < ? ORDER BY device_id, boot_id, seq`,
     );
     this.#clear = db.prepare('DELETE FROM telemetry_inbox WHERE n <= ?');
+    this.#exists = db
+      .prepare<[number, string, string, number], number>(
+        'SELECT 1 FROM telemetry_inbox WHERE n = ? AND device_id = ? AND boot_id = ? AND seq = ?',
+      )
+      .pluck();
     // Nothing is read yet: a connection that never writes samples (the event loop's) keeps no
     // copy of the keys. The first catchUp reads them all.
   }
@@ -120,9 +131,15 @@ export class TelemetryInbox {
     this.#forgetBelow(first);
   }
 
-  /** Whether the inbox holds this sample. */
+  /**
+   * Whether the inbox holds this sample. Nearly every new sample is not in memory and costs no
+   * read; a resend that is costs one, by n. Without it, a device deleted and registered again
+   * meanwhile (its rows gone with it), resending the same boot and seq, would be taken for a
+   * duplicate: acknowledged and stored nowhere.
+   */
   has(deviceId: string, bootId: string, seq: number): boolean {
-    return this.#keys.has(key(deviceId, bootId, seq));
+    const n = this.#keys.get(key(deviceId, bootId, seq));
+    return n !== undefined && this.#exists.get(n, deviceId, bootId, seq) !== undefined;
   }
 
   /** The bound above (undefined: not known here yet; `establish` it). */
@@ -171,7 +188,7 @@ export class TelemetryInbox {
       this.catchUp();
       return;
     }
-    for (let i = m.length; i < this.#ns.length; i++) this.#keys.delete(this.#order[i] as string);
+    for (let i = m.length; i < this.#ns.length; i++) this.#forgetKey(i);
     this.#ns.length = m.length;
     this.#order.length = m.length;
     this.#devices.length = m.length;
@@ -259,11 +276,17 @@ export class TelemetryInbox {
     const bound = this.#bounds.get(p);
     if (bound !== undefined && seq > bound) this.#bounds.set(p, seq);
     const k = `${p}\u0000${seq}`;
-    this.#keys.add(k);
+    this.#keys.set(k, n);
     this.#ns.push(n);
     this.#order.push(k);
     this.#devices.push(deviceId);
     if (n > this.#last) this.#last = n;
+  }
+
+  /** Forgets the key of the row at `i`, unless the same sample was appended again since (its row gone unseen). */
+  #forgetKey(i: number): void {
+    const k = this.#order[i] as string;
+    if (this.#keys.get(k) === this.#ns[i]) this.#keys.delete(k);
   }
 
   /** Forgets the rows below n `first` (deleted by a chunk's end, here or on another connection). */
@@ -272,7 +295,7 @@ export class TelemetryInbox {
       this.#mark.forgot = true;
     const from = this.#head;
     while (this.#head < this.#ns.length && (this.#ns[this.#head] as number) < first) {
-      this.#keys.delete(this.#order[this.#head] as string);
+      this.#forgetKey(this.#head);
       this.#head++;
     }
     if (this.#head > from && this.#inboxHigh.size >= BOUNDS) {
