@@ -9,9 +9,11 @@
  * 150 s run of docs/ARCHITECTURE.md. "Where acks wait" says, per phase and window, how late
  * the gateway's event loop ran (p99 and longest delay of a 10 ms timer: long turns, or the
  * thread waiting for a core), how long its commits took there and back to the writer's thread
- * (kiln_db_write_seconds), and how late the generators' own 10 ms tick was: a window over
- * target with neither a long delay nor a slow commit has its tail elsewhere (the TLS front's
- * thread, the machine). The gateway runs with jemalloc when it is installed
+ * (kiln_db_write_seconds), and, per sustained window, how late the generators' own 10 ms tick
+ * was, the CPU of the gateway, the generators and the whole machine, and how much of the time
+ * some thread waited for a core (Linux's /proc/pressure/cpu): a window over target with
+ * neither a long delay nor a slow commit has its tail elsewhere (the TLS front's thread, the
+ * machine). The gateway runs with jemalloc when it is installed
  * (KILN_BENCH_MALLOC=glibc for the system's allocator), and KILN_BENCH_GW_FLAGS adds Node
  * or V8 flags to it (`--trace-gc --trace-gc-ignore-scavenger` lists its major collections).
  *
@@ -103,6 +105,28 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
+/**
+ * The whole machine so far (Linux; NaN elsewhere), ms: its busy CPU time (/proc/stat), which
+ * beside the gateway's and the generators' own shows whether something else took the cores;
+ * and how long some runnable thread waited for a core (/proc/pressure/cpu, "some").
+ */
+function machineSoFar(): { busyMs: number; waitedMs: number } {
+  let busyMs = Number.NaN;
+  let waitedMs = Number.NaN;
+  try {
+    const [, ...ticks] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const t = ticks.slice(0, 8).map(Number);
+    const idle = (t[3] ?? 0) + (t[4] ?? 0);
+    busyMs = ((t.reduce((a, x) => a + x, 0) - idle) * 1000) / 100; // USER_HZ is 100 on Linux
+    const some = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (some) waitedMs = Number(some[1]) / 1000;
+  } catch {
+    // Not Linux, or a kernel without pressure stall information: the figures read n/a.
+  }
+  return { busyMs, waitedMs };
+}
+
 /** The ids in an order that has nothing to do with their own, and is the same in every run. */
 const shuffled = (ids: string[]) =>
   ids
@@ -184,14 +208,22 @@ async function main() {
     await sub.ask({ cmd: 'reset' }, 'reset');
     const m0 = await majorsSoFar();
     const c0 = await gwCpu(`${name}-start`);
+    const machine0 = machineSoFar();
+    const wall0 = performance.now();
     await gw.ask({ cmd: 'window-start' }, 'windowStarted');
     const tel = await f.telemetry(ratePerDevice, batch);
     const win = (await gw.ask({ cmd: 'window-end' }, 'window')).window as GatewayWindow;
+    const machine1 = machineSoFar();
+    const machine = {
+      wallMs: performance.now() - wall0,
+      busyMs: machine1.busyMs - machine0.busyMs,
+      waitedMs: machine1.waitedMs - machine0.waitedMs,
+    };
     const gwCpuMs = (await gwCpu(`${name}-end`)) - c0;
     const majors = (await majorsSoFar()) - m0;
     await new Promise((r) => setTimeout(r, 500));
     const s = (await sub.ask({ cmd: 'report' }, 'sub')).sub as Sub;
-    return { tel, sub: s, gwCpuMs, majors, win };
+    return { tel, sub: s, gwCpuMs, machine, majors, win };
   };
   const results: Record<
     number,
@@ -214,6 +246,8 @@ async function main() {
     rss: number;
     win: GatewayWindow;
     genLate: { p99: number; max: number };
+    /** The window's length; CPU of the gateway, the generators and the whole machine in it, and the time some thread waited for a core, ms. */
+    cpu: { wall: number; gateway: number; generators: number; machine: number; waited: number };
   }[] = [];
   let big: LoadFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
@@ -246,6 +280,13 @@ async function main() {
         rss: after.rss as number,
         win: ph.win,
         genLate: { p99: ph.tel.loopP99, max: ph.tel.loopMax },
+        cpu: {
+          wall: ph.machine.wallMs,
+          gateway: ph.gwCpuMs,
+          generators: ph.tel.genCpuMs,
+          machine: ph.machine.busyMs,
+          waited: ph.machine.waitedMs,
+        },
       });
     }
     // All N devices stay for the storms; they reconnect by themselves.
@@ -449,7 +490,7 @@ async function main() {
     for (const [i, x] of sustained.entries())
       row(
         `  where acks wait, window ${i + 1}`,
-        `${waits(x.win)}; generators' 10 ms tick late p99 ${fmt(x.genLate.p99, 1)} / max ${fmt(x.genLate.max)} ms`,
+        `${waits(x.win)}; generators' 10 ms tick late p99 ${fmt(x.genLate.p99, 1)} / max ${fmt(x.genLate.max)} ms; CPU: gateway ${fmt((100 * x.cpu.gateway) / x.cpu.wall)} %, generators ${fmt((100 * x.cpu.generators) / x.cpu.wall)} %, machine ${fmt((100 * x.cpu.machine) / x.cpu.wall)} % of a core, some thread waiting for a core ${fmt((100 * x.cpu.waited) / x.cpu.wall)} % of the time`,
         '',
         '',
         '',
