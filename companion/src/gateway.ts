@@ -84,12 +84,15 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
   };
   try {
     // The TLS front's thread loads its code while the rest starts; it listens further down.
-    const front = config.insecureDev ? undefined : TlsFront.prepare(log);
+    const metrics = new GatewayMetrics();
+    metrics.watchThread('event-loop', performance);
+    const front = config.insecureDev
+      ? undefined
+      : TlsFront.prepare(log, (thread) => metrics.watchThread('tls-front', thread.performance));
     if (front) cleanups.push(() => front.close());
     store.devices.resetOnline();
     const advice = allocatorAdvice(store.devices.count(), allocatorState());
     if (advice) log.warn(advice);
-    const metrics = new GatewayMetrics();
     metrics.startCheck.set({ kind: check.kind }, check.ms / 1000);
 
     let bus: Bus;
@@ -126,8 +129,10 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
         maintenanceFailed: (message) =>
           log.warn({ message }, 'telemetry writer maintenance failed; it runs again on its own'),
         stopped: (err) => log.error({ err }, 'the telemetry writer thread stopped; the next commit starts a new one'),
-        started: (thread, restart) =>
-          restart && log.warn({ threadId: thread.threadId }, 'telemetry writer thread started again'),
+        started: (thread, restart) => {
+          metrics.watchThread('telemetry-writer', thread.performance);
+          if (restart) log.warn({ threadId: thread.threadId }, 'telemetry writer thread started again');
+        },
       },
     );
     cleanups.push(() => writer.close());

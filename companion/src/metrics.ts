@@ -2,7 +2,13 @@
  * Prometheus metrics. One Registry per gateway (not prom-client's global one), so two
  * gateways in one process (tests) do not mix their counts.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What tells a thread's event-loop utilization: `performance` here, `worker.performance` for a worker. */
+export interface LoopUtilizationSource {
+  eventLoopUtilization(a?: EventLoopUtilization, b?: EventLoopUtilization): EventLoopUtilization;
+}
 
 /** A counter's child for one label value, looked up once: `inc({type})` hashes the labels on every call. */
 function perLabel(counter: Counter<string>, label: string): (value: string) => void {
@@ -100,6 +106,35 @@ export class GatewayMetrics {
     labelNames: ['limit'],
     registers: [this.registry],
   });
+
+  /** The threads watched, by name; a restarted thread replaces its predecessor. */
+  readonly #threads = new Map<string, { source: LoopUtilizationSource; last: EventLoopUtilization }>();
+  /**
+   * The gateway's work runs on three threads (docs/GATEWAY.md, Capacity): this one, the TLS
+   * front's and the telemetry writer's. nodejs_eventloop_lag_seconds sees only this one; a
+   * thread near 1 here is the one that holds the others back.
+   */
+  readonly threadUtilization = new Gauge({
+    name: 'kiln_thread_event_loop_utilization',
+    help: "Share of the time each of the gateway's threads was busy since the last scrape (0-1), by thread: event-loop, tls-front, telemetry-writer",
+    labelNames: ['thread'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [thread, t] of this.#threads) {
+        const now = t.source.eventLoopUtilization();
+        const d = t.source.eventLoopUtilization(now, t.last);
+        t.last = now;
+        // An ended thread reads zeros, its time running backwards from here: no figure until
+        // its successor is watched.
+        if (d.idle + d.active > 0) this.threadUtilization.set({ thread }, d.utilization);
+      }
+    },
+  });
+
+  /** Watches a thread's event loop from now on, under `name` (kiln_thread_event_loop_utilization). */
+  watchThread(name: string, source: LoopUtilizationSource): void {
+    this.#threads.set(name, { source, last: source.eventLoopUtilization() });
+  }
 
   constructor() {
     // Includes nodejs_eventloop_lag_seconds (and its percentiles), RSS and heap.

@@ -232,6 +232,33 @@ describe('REST: API keys, OpenAPI, metrics, health', () => {
     expect((await call('GET', '/metrics')).status).toBe(401);
   });
 
+  it("says how busy each of the gateway's threads was since the last scrape", async () => {
+    const keys = await registerDevice(t.gw, 'rest-busy');
+    const threads = async () => {
+      const m = await call('GET', '/metrics', { key: reader });
+      return Object.fromEntries(
+        [...m.text.matchAll(/^kiln_thread_event_loop_utilization\{thread="([a-z-]+)"\} (\S+)$/gm)].map((x) => [
+          x[1],
+          Number(x[2]),
+        ]),
+      );
+    };
+    await threads();
+    // Between two scrapes: a device's TLS (the TLS front), a commit (the writer), its session (the event loop).
+    const d = await TestDevice.connect(t.gw, t.ca, 'rest-busy', keys.priv);
+    d.hello('rest-busy');
+    await d.next('welcome');
+    d.send({ type: 'telemetry', seq: 1, ts: Date.now(), metrics: { t: 1 } });
+    await d.next('ack');
+    d.close();
+    const busy = await threads();
+    expect(Object.keys(busy).sort()).toEqual(['event-loop', 'telemetry-writer', 'tls-front']);
+    for (const [thread, u] of Object.entries(busy)) {
+      expect(u, thread).toBeGreaterThan(0);
+      expect(u, thread).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('sets security headers and answers CORS only for allowlisted origins', async () => {
     const r = await call('GET', '/health', { headers: { origin: 'https://console.example' } });
     expect(r.headers['access-control-allow-origin']).toBe('https://console.example');
