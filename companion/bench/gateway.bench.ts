@@ -9,11 +9,12 @@
  * 150 s run of docs/ARCHITECTURE.md. "Where acks wait" says, per phase and window, how late
  * the gateway's event loop ran (p99 and longest delay of a 10 ms timer: long turns, or the
  * thread waiting for a core), how long its commits took there and back to the writer's thread
- * (kiln_db_write_seconds), and, per sustained window, how late the generators' own 10 ms tick
- * was, the CPU of the gateway, the generators and the whole machine, and how much of the time
- * some thread waited for a core (Linux's /proc/pressure/cpu): a window over target with
- * neither a long delay nor a slow commit has its tail elsewhere (the TLS front's thread, the
- * machine). The gateway runs with jemalloc when it is installed
+ * (kiln_db_write_seconds) and how busy each of its threads was
+ * (kiln_thread_event_loop_utilization); per sustained window also how late the generators'
+ * own 10 ms tick was, the CPU of the gateway, the generators and the whole machine, and how
+ * much of the time some thread waited for a core (Linux's /proc/pressure/cpu). A window over
+ * target with neither a long delay nor a slow commit has its tail elsewhere (the TLS front's
+ * thread, the machine). The gateway runs with jemalloc when it is installed
  * (KILN_BENCH_MALLOC=glibc for the system's allocator), and KILN_BENCH_GW_FLAGS adds Node
  * or V8 flags to it (`--trace-gc --trace-gc-ignore-scavenger` lists its major collections).
  *
@@ -202,6 +203,8 @@ async function main() {
     commitMeanMs: number;
     commitsOver50: number;
     commitsOver100: number;
+    /** Event-loop utilization of each gateway thread in the phase (kiln_thread_event_loop_utilization). */
+    threads: Record<string, number>;
   };
   const majorsSoFar = async () => ((await gw.ask({ cmd: 'rss' }, 'rss')).gc as GcCount).majors;
   const phase = async (name: string, f: LoadFleet, ratePerDevice: number, batch: number) => {
@@ -404,8 +407,12 @@ async function main() {
           .join(', ')})`;
   };
   const cpuShare = (ms: number, wallMs: number) => `${fmt((100 * ms) / wallMs)}% of a core`;
+  const busy = (t: Record<string, number>) =>
+    Object.entries(t)
+      .map(([thread, u]) => `${thread} ${fmt(100 * u)} %`)
+      .join(', ');
   const waits = (w: GatewayWindow) =>
-    `gateway event loop delayed p99 ${fmt(w.loopP99Ms, 1)} / max ${fmt(w.loopMaxMs)} ms; ${fmt(w.commits)} commits, mean round trip ${fmt(w.commitMeanMs, 1)} ms, ${w.commitsOver50} over 50 ms, ${w.commitsOver100} over 100 ms`;
+    `gateway event loop delayed p99 ${fmt(w.loopP99Ms, 1)} / max ${fmt(w.loopMaxMs)} ms; ${fmt(w.commits)} commits, mean round trip ${fmt(w.commitMeanMs, 1)} ms, ${w.commitsOver50} over 50 ms, ${w.commitsOver100} over 100 ms; threads busy: ${busy(w.threads)}`;
   for (const [n, r] of [
     [SMALL, S],
     [N, L],

@@ -72,11 +72,15 @@ async function gateway() {
     if (m.cmd === 'window-start') {
       loop.reset();
       commits0 = await commitsSoFar();
+      await gw.metrics.threadUtilization.get(); // from here (it reads since the last time it was read)
       reply({ windowStarted: true });
     }
     if (m.cmd === 'window-end') {
       const c = await commitsSoFar();
       const count = c.count - commits0.count;
+      const threads = Object.fromEntries(
+        (await gw.metrics.threadUtilization.get()).values.map((v) => [v.labels.thread, v.value]),
+      );
       reply({
         window: {
           loopP99Ms: loop.percentile(99) / 1e6,
@@ -85,6 +89,7 @@ async function gateway() {
           commitMeanMs: (1000 * (c.sum - commits0.sum)) / Math.max(1, count),
           commitsOver50: count - (c.within50 - commits0.within50),
           commitsOver100: count - (c.within100 - commits0.within100),
+          threads,
         },
       });
     }
