@@ -83,9 +83,9 @@ export async function startGateway(config: GatewayConfig, opts: { log?: Logger }
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    // The TLS front's thread loads its code while the rest starts; it listens further down.
     const metrics = new GatewayMetrics();
     metrics.watchThread('event-loop', performance);
+    // The TLS front's thread loads its code while the rest starts; it listens further down.
     const front = config.insecureDev
       ? undefined
       : TlsFront.prepare(log, (thread) => metrics.watchThread('tls-front', thread.performance));
