@@ -247,10 +247,8 @@ async function main() {
     delivered: number;
     majors: number;
     rss: number;
-    win: GatewayWindow;
-    genLate: { p99: number; max: number };
-    /** The window's length; CPU of the gateway, the generators and the whole machine in it, and the time some thread waited for a core, ms. */
-    cpu: { wall: number; gateway: number; generators: number; machine: number; waited: number };
+    /** The whole phase, for where its acks waited. */
+    ph: Awaited<ReturnType<typeof phase>>;
   }[] = [];
   let big: LoadFleet | undefined;
   for (const n of [...new Set([SMALL, N])]) {
@@ -281,15 +279,7 @@ async function main() {
         delivered: ph.sub.count,
         majors: ph.majors,
         rss: after.rss as number,
-        win: ph.win,
-        genLate: { p99: ph.tel.loopP99, max: ph.tel.loopMax },
-        cpu: {
-          wall: ph.machine.wallMs,
-          gateway: ph.gwCpuMs,
-          generators: ph.tel.genCpuMs,
-          machine: ph.machine.busyMs,
-          waited: ph.machine.waitedMs,
-        },
+        ph,
       });
     }
     // All N devices stay for the storms; they reconnect by themselves.
@@ -494,14 +484,16 @@ async function main() {
       '',
       '≥ 20,000/s',
     );
-    for (const [i, x] of sustained.entries())
+    for (const [i, { ph }] of sustained.entries()) {
+      const wall = ph.machine.wallMs;
       row(
         `  where acks wait, window ${i + 1}`,
-        `${waits(x.win)}; generators' 10 ms tick late p99 ${fmt(x.genLate.p99, 1)} / max ${fmt(x.genLate.max)} ms; CPU: gateway ${fmt((100 * x.cpu.gateway) / x.cpu.wall)} %, generators ${fmt((100 * x.cpu.generators) / x.cpu.wall)} %, machine ${fmt((100 * x.cpu.machine) / x.cpu.wall)} % of a core, some thread waiting for a core ${fmt((100 * x.cpu.waited) / x.cpu.wall)} % of the time`,
+        `${waits(ph.win)}; generators' 10 ms tick late p99 ${fmt(ph.tel.loopP99, 1)} / max ${fmt(ph.tel.loopMax)} ms; CPU: gateway ${cpuShare(ph.gwCpuMs, wall)}, generators ${cpuShare(ph.tel.genCpuMs, wall)}, machine ${cpuShare(ph.machine.busyMs, wall)}; some thread waiting for a core ${fmt((100 * ph.machine.waitedMs) / wall)}% of the time`,
         '',
         '',
         '',
       );
+    }
     row(`  RSS after each window`, `${list(sustained.map((x) => x.rss / MiB))} MiB`, '', '', '≤ 1024 MiB');
   }
   for (const kind of ['fresh', 'resumed'] as const) {
